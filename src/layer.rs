@@ -1,0 +1,863 @@
+//! Layer reader: one streaming pass over a layer tar, producing an index of
+//! its entries. No overlay policy lives here.
+//!
+//! What it owns: decompression (chosen by media type, then by magic bytes),
+//! digest verification of the blob and of the uncompressed stream (the
+//! config's `diff_id`), path normalisation and hostile-name rejection, and the
+//! *capture policy*: which file bytes are kept while the stream passes.
+//!
+//! Why a capture policy: on a seekable, uncompressed layer (a `docker save`
+//! file, an OCI dir with plain layers) any file can be read later by a
+//! positioned read, so nothing is captured and data is skipped with a seek.
+//! On a compressed layer or on stdin, the bytes go by exactly once (inflating
+//! is the cost floor), so the few bytes the Python checks need — dist-info
+//! metadata, the heads of `bin/` files, `pyvenv.cfg` — are kept in memory and
+//! files under `site-packages` are hashed inline, so RECORD can be verified
+//! without a second inflate. Memory stays bounded by metadata: a captured file
+//! is at most [`MAX_CAPTURE`] bytes.
+//!
+//! What it does not do: apply whiteouts (see `overlay`), or read bytes a
+//! check does not need.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+/// Largest file the capture policy keeps whole in memory.
+pub const MAX_CAPTURE: u64 = 4 << 20;
+/// How many bytes of a `bin/` file are kept (enough for any launcher template).
+pub const HEAD_CAPTURE: usize = 8 << 10;
+
+/// Compression of a layer blob.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    /// gzip (`…tar+gzip`, Docker's `rootfs.diff.tar.gzip`).
+    Gzip,
+    /// zstd (`…tar+zstd`).
+    Zstd,
+}
+
+impl Compression {
+    /// From an OCI/Docker media type; `None` when the type doesn't say.
+    pub fn from_media_type(mt: &str) -> Option<Compression> {
+        if mt.ends_with("+gzip") || mt.ends_with(".gzip") {
+            Some(Compression::Gzip)
+        } else if mt.ends_with("+zstd") || mt.ends_with(".zstd") {
+            Some(Compression::Zstd)
+        } else if mt.ends_with(".tar") || mt.ends_with("layer.v1.tar") {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+
+    /// From the first bytes of the blob (gzip `1f 8b`, zstd `28 b5 2f fd`).
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Errors reading one layer. Every message names the layer.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The tar structure is broken (bad header, checksum, truncated).
+    #[error("layer {layer}: malformed tar: {source}")]
+    Tar {
+        /// Layer name (digest or member path).
+        layer: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+    /// Decompression failed (garbage, truncated stream).
+    #[error("layer {layer}: cannot decompress {kind:?} stream: {source}")]
+    Decompress {
+        /// Layer name.
+        layer: String,
+        /// Compression in use.
+        kind: Compression,
+        /// Underlying error.
+        source: io::Error,
+    },
+    /// An entry's data extends past the end of the layer.
+    #[error(
+        "layer {layer}: entry `{path}` declares {size} bytes but the layer ends first (truncated)"
+    )]
+    Truncated {
+        /// Layer name.
+        layer: String,
+        /// Entry path.
+        path: String,
+        /// Declared size.
+        size: u64,
+    },
+    /// An entry name is hostile or invalid.
+    #[error("layer {layer}: entry `{path}`: {why}")]
+    BadName {
+        /// Layer name.
+        layer: String,
+        /// The raw entry path (lossy).
+        path: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The blob's sha256 is not its digest.
+    #[error("layer {layer}: blob digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// Layer name.
+        layer: String,
+        /// Declared digest.
+        expected: String,
+        /// Computed digest.
+        actual: String,
+    },
+    /// The uncompressed layer's sha256 is not the config's diff_id.
+    #[error("layer {layer}: diff_id mismatch: config says {expected}, layer is {actual}")]
+    DiffIdMismatch {
+        /// Layer name.
+        layer: String,
+        /// `rootfs.diff_ids[i]` from the config.
+        expected: String,
+        /// Computed digest.
+        actual: String,
+    },
+    /// The blob could not be read from its source.
+    #[error("layer {layer}: read error: {source}")]
+    Io {
+        /// Layer name.
+        layer: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+}
+
+/// What an entry is, after whiteout decoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Regular file (content at `data_offset`, `size` bytes).
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link to `link`.
+    Symlink,
+    /// Hard link to the path `link` (earlier in this layer or in a lower one).
+    Hardlink,
+    /// Character device.
+    Char,
+    /// Block device.
+    Block,
+    /// Named pipe.
+    Fifo,
+    /// `.wh.NAME`: delete `path` from lower layers.
+    Whiteout,
+    /// `DIR/.wh..wh..opq`: hide everything under `path` from lower layers.
+    Opaque,
+}
+
+/// One tar entry, normalised. Paths are relative to the image root, without
+/// a leading `/` or `./`, never containing `.`/`..` components; the root
+/// itself is the empty string.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Normalised path (for whiteouts: the path being deleted).
+    pub path: Box<str>,
+    /// Kind.
+    pub kind: EntryKind,
+    /// Permission bits (incl. setuid/setgid/sticky).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Size of the content (files only; 0 otherwise).
+    pub size: u64,
+    /// Modification time (seconds).
+    pub mtime: u64,
+    /// Symlink target (as written) or normalised hardlink target path.
+    pub link: Option<Box<str>>,
+    /// Offset of the content in the uncompressed layer stream.
+    pub data_offset: u64,
+    /// Captured bytes (whole file, or the head of a `bin/` file).
+    pub captured: Option<Arc<[u8]>>,
+    /// sha256 computed inline while streaming.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// The result of reading one layer.
+#[derive(Debug, Default)]
+pub struct LayerIndex {
+    /// Entries in tar order.
+    pub entries: Vec<Entry>,
+    /// Size of the uncompressed tar stream.
+    pub uncompressed_size: u64,
+    /// sha256 of the uncompressed stream, when it was computed.
+    pub diff_id: Option<String>,
+    /// sha256 of the blob as stored, when it was computed.
+    pub blob_digest: Option<String>,
+    /// True when contents can be read later by positioned reads.
+    pub seekable: bool,
+}
+
+/// Where the bytes of a blob live, for positioned reads.
+#[derive(Clone, Debug)]
+pub struct FileRange {
+    /// The file holding the blob (an OCI blob file, or the outer tarball).
+    pub file: Arc<File>,
+    /// Offset of the blob in that file.
+    pub offset: u64,
+    /// Length of the blob.
+    pub len: u64,
+}
+
+impl FileRange {
+    /// Read up to `buf.len()` bytes at `pos` (relative to the blob start).
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if pos >= self.len {
+            return Ok(0);
+        }
+        let n = ((self.len - pos) as usize).min(buf.len());
+        self.file.read_at(&mut buf[..n], self.offset + pos)
+    }
+
+    /// Read exactly `len` bytes at `pos`.
+    pub fn read_exact_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        if pos.checked_add(len as u64).is_none_or(|end| end > self.len) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past the end of the blob",
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, self.offset + pos)?;
+        Ok(buf)
+    }
+
+    /// A `Read + Seek` cursor over the range.
+    pub fn cursor(&self) -> RangeReader {
+        RangeReader {
+            range: self.clone(),
+            pos: 0,
+        }
+    }
+}
+
+/// A `Read + Seek` view of a [`FileRange`], using positioned reads so many
+/// layers of one tarball can be read in parallel from one file handle.
+pub struct RangeReader {
+    range: FileRange,
+    pos: u64,
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.range.read_at(self.pos, buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RangeReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let new = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.range.len.checked_add_signed(d),
+        };
+        match new {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek out of range",
+            )),
+        }
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wrap `inner`; hash only when `hash` is true (counting always).
+    pub fn new(inner: R, hash: bool) -> Self {
+        HashingReader {
+            inner,
+            hasher: hash.then(Sha256::new),
+            count: 0,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Read to EOF (so the hash covers trailing padding), then return
+    /// `(sha256 hex, count)`.
+    pub fn finish(mut self) -> io::Result<(Option<String>, u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((
+            self.hasher
+                .map(|h| format!("sha256:{}", hex::encode(h.finalize()))),
+            self.count,
+        ))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// What the capture policy wants of a regular file.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Want {
+    /// Keep this many bytes (0: none; `usize::MAX`: all).
+    pub capture: usize,
+    /// Hash the content inline (only meaningful when streaming).
+    pub hash: bool,
+}
+
+/// The capture policy: which bytes of a file the Python checks will need.
+///
+/// `streaming` is true when the bytes pass only once (compressed layer or
+/// stdin); on seekable layers nothing needs to be captured but we still keep
+/// small metadata files, which are cheap and make the tree self-contained.
+pub fn want(path: &str, size: u64, streaming: bool) -> Want {
+    let (dir, name) = match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    };
+    let parent = dir.rsplit('/').next().unwrap_or("");
+    let in_metadata = parent.ends_with(".dist-info")
+        || parent.ends_with(".egg-info")
+        || name.ends_with(".egg-info")
+        || name == "pyvenv.cfg"
+        || name.ends_with(".pth");
+    if in_metadata && size <= MAX_CAPTURE {
+        return Want {
+            capture: usize::MAX,
+            hash: streaming,
+        };
+    }
+    let in_bin = parent == "bin" || parent == "sbin";
+    let in_site = path.contains("-packages/");
+    if !streaming {
+        return Want {
+            capture: if in_bin { HEAD_CAPTURE } else { 0 },
+            hash: false,
+        };
+    }
+    Want {
+        capture: if in_bin { HEAD_CAPTURE } else { 0 },
+        hash: in_bin || in_site,
+    }
+}
+
+/// Normalise a tar entry name: strip `./` and `/`, resolve `.`, refuse
+/// anything that climbs out of the root.
+///
+/// Absolute names are refused: no image tool writes them, and an archive
+/// carrying them is crafted (`tar` itself strips the `/` on create).
+pub fn normalize_entry_path(raw: &[u8]) -> Result<String, &'static str> {
+    let s = std::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")?;
+    if s.is_empty() {
+        return Err("empty name");
+    }
+    if s.contains('\0') {
+        return Err("name contains a NUL byte");
+    }
+    if s.starts_with('/') {
+        return Err("absolute name (refusing to write outside the image root)");
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in s.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("path climbs out of the image root with `..`");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Normalise a hardlink target (relative to the image root; a leading `/` or
+/// `./` is tolerated as GNU and BSD tar write either).
+pub fn normalize_link_target(raw: &[u8]) -> Result<String, &'static str> {
+    let trimmed = {
+        let mut r = raw;
+        while let Some(rest) = r.strip_prefix(b"/") {
+            r = rest;
+        }
+        r
+    };
+    normalize_entry_path(trimmed)
+}
+
+/// Options for [`read_layer_range`] and [`read_layer_stream`].
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Name used in error messages (digest or member path).
+    pub name: String,
+    /// Compression from the media type, if known; otherwise sniffed.
+    pub compression: Option<Compression>,
+    /// Compute the blob and uncompressed digests (off with `--no-verify`).
+    pub verify: bool,
+}
+
+impl LayerIndex {
+    /// Compare the digests computed while reading with the expected ones.
+    /// A mismatch is an error: the image is corrupt or tampered with.
+    pub fn check_digests(
+        &self,
+        name: &str,
+        blob: Option<&str>,
+        diff_id: Option<&str>,
+    ) -> Result<(), LayerError> {
+        if let (Some(expected), Some(actual)) = (blob, self.blob_digest.as_deref()) {
+            if expected != actual {
+                return Err(LayerError::DigestMismatch {
+                    layer: name.to_string(),
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        if let (Some(expected), Some(actual)) = (diff_id, self.diff_id.as_deref()) {
+            if expected != actual {
+                return Err(LayerError::DiffIdMismatch {
+                    layer: name.to_string(),
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read a layer from a seekable file range: headers are walked with seeks
+/// past data when the layer is uncompressed; otherwise streamed.
+pub fn read_layer_range(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    let mut head = [0u8; 4];
+    let n = range.read_at(0, &mut head).map_err(|e| io_err(opts, e))?;
+    let compression = resolve_compression(opts.compression, &head[..n]);
+    if compression != Compression::None {
+        return read_layer_stream(range.cursor(), opts);
+    }
+    // Uncompressed and seekable: walk headers seeking past data, and hash
+    // the whole blob sequentially on the other core (blob digest and
+    // diff_id are the same bytes here).
+    let (walk, hash) = rayon::join(
+        || walk_seekable(range, opts),
+        || opts.verify.then(|| hash_range(range)).transpose(),
+    );
+    let mut index = walk?;
+    let hash = hash.map_err(|e| io_err(opts, e))?;
+    index.diff_id = hash.clone();
+    index.blob_digest = hash;
+    Ok(index)
+}
+
+fn hash_range(range: &FileRange) -> io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    while pos < range.len {
+        let n = range.read_at(pos, &mut buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "blob shorter than its declared size",
+            ));
+        }
+        h.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+fn resolve_compression(declared: Option<Compression>, head: &[u8]) -> Compression {
+    // Magic bytes win over a media type that says "tar": docker-archive
+    // layers carry no media type and some writers mislabel.
+    match Compression::sniff(head) {
+        Compression::None => declared.unwrap_or(Compression::None),
+        sniffed => sniffed,
+    }
+}
+
+fn io_err(opts: &ReadOptions, source: io::Error) -> LayerError {
+    LayerError::Io {
+        layer: opts.name.clone(),
+        source,
+    }
+}
+
+fn tar_err(opts: &ReadOptions, source: io::Error) -> LayerError {
+    LayerError::Tar {
+        layer: opts.name.clone(),
+        source,
+    }
+}
+
+fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    // A small buffer: every seek past file data discards it.
+    let reader = io::BufReader::with_capacity(16 << 10, range.cursor());
+    let mut archive = tar::Archive::new(reader);
+    let mut index = LayerIndex {
+        seekable: true,
+        uncompressed_size: range.len,
+        ..LayerIndex::default()
+    };
+    let entries = archive.entries_with_seek().map_err(|e| tar_err(opts, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| tar_err(opts, e))?;
+        let Some(mut e) = convert_entry(&entry, opts)? else {
+            continue;
+        };
+        let end = e.data_offset.checked_add(e.size);
+        if e.kind == EntryKind::File && end.is_none_or(|end| end > range.len) {
+            return Err(LayerError::Truncated {
+                layer: opts.name.clone(),
+                path: e.path.to_string(),
+                size: e.size,
+            });
+        }
+        if e.kind == EntryKind::File {
+            let w = want(&e.path, e.size, false);
+            if w.capture > 0 {
+                let n = (e.size as usize).min(w.capture);
+                let mut buf = vec![0u8; n];
+                entry
+                    .read_exact(&mut buf)
+                    .map_err(|err| tar_err(opts, err))?;
+                e.captured = Some(buf.into());
+            }
+        }
+        index.entries.push(e);
+    }
+    Ok(index)
+}
+
+/// Read a layer from a stream (compressed, or not seekable): one pass, data
+/// read and dropped except what the capture policy keeps.
+pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    let mut blob = HashingReader::new(io::BufReader::with_capacity(256 << 10, raw), opts.verify);
+    let mut head = [0u8; 4];
+    let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
+    let compression = resolve_compression(opts.compression, &head[..peeked]);
+    let prefix = io::Cursor::new(head[..peeked].to_vec());
+    let chained = prefix.chain(&mut blob);
+    let decoder: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(chained),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(chained).map_err(|e| {
+            LayerError::Decompress {
+                layer: opts.name.clone(),
+                kind: compression,
+                source: e,
+            }
+        })?),
+    };
+    let mut plain = HashingReader::new(decoder, opts.verify && compression != Compression::None);
+    let mut index = LayerIndex::default();
+    {
+        let mut archive = tar::Archive::new(&mut plain);
+        let entries = archive
+            .entries()
+            .map_err(|e| stream_err(opts, compression, e))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| stream_err(opts, compression, e))?;
+            let Some(mut e) = convert_entry(&entry, opts)? else {
+                continue;
+            };
+            if e.kind == EntryKind::File {
+                let w = want(&e.path, e.size, true);
+                capture_stream(&mut entry, &mut e, w)
+                    .map_err(|err| stream_err(opts, compression, err))?;
+            }
+            index.entries.push(e);
+        }
+    }
+    let (diff_id, size) = plain
+        .finish()
+        .map_err(|e| stream_err(opts, compression, e))?;
+    index.uncompressed_size = size;
+    index.diff_id = if compression == Compression::None {
+        None // set below: the blob digest is the diff_id
+    } else {
+        diff_id
+    };
+    let (blob_digest, _) = blob.finish().map_err(|e| io_err(opts, e))?;
+    if compression == Compression::None {
+        index.diff_id = blob_digest.clone();
+    }
+    index.blob_digest = blob_digest;
+    Ok(index)
+}
+
+fn stream_err(opts: &ReadOptions, compression: Compression, source: io::Error) -> LayerError {
+    if compression == Compression::None {
+        tar_err(opts, source)
+    } else {
+        LayerError::Decompress {
+            layer: opts.name.clone(),
+            kind: compression,
+            source,
+        }
+    }
+}
+
+fn peek<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let m = r.read(&mut buf[n..])?;
+        if m == 0 {
+            break;
+        }
+        n += m;
+    }
+    Ok(n)
+}
+
+fn capture_stream<R: Read>(entry: &mut R, e: &mut Entry, w: Want) -> io::Result<()> {
+    if w.capture == 0 && !w.hash {
+        return Ok(()); // tar skips the data itself
+    }
+    let keep = (e.size as usize).min(w.capture);
+    let mut captured = Vec::with_capacity(keep.min(MAX_CAPTURE as usize));
+    let mut hasher = w.hash.then(Sha256::new);
+    let mut buf = [0u8; 64 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = entry.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if captured.len() < keep {
+            let take = (keep - captured.len()).min(n);
+            captured.extend_from_slice(&buf[..take]);
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        total += n as u64;
+    }
+    if total != e.size {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "entry `{}` declares {} bytes but only {} follow",
+                e.path, e.size, total
+            ),
+        ));
+    }
+    if keep > 0 {
+        e.captured = Some(captured.into());
+    }
+    e.sha256 = hasher.map(|h| h.finalize().into());
+    Ok(())
+}
+
+/// Turn a tar entry into an [`Entry`]; `None` for entries that carry no
+/// filesystem object (PAX global headers, GNU long-name carriers).
+fn convert_entry<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    opts: &ReadOptions,
+) -> Result<Option<Entry>, LayerError> {
+    let header = entry.header();
+    let raw_path = entry.path_bytes();
+    let bad = |why: &'static str| LayerError::BadName {
+        layer: opts.name.clone(),
+        path: String::from_utf8_lossy(&raw_path).into_owned(),
+        why,
+    };
+    let et = header.entry_type();
+    let kind = match et {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+            EntryKind::File
+        }
+        tar::EntryType::Directory => EntryKind::Dir,
+        tar::EntryType::Symlink => EntryKind::Symlink,
+        tar::EntryType::Link => EntryKind::Hardlink,
+        tar::EntryType::Char => EntryKind::Char,
+        tar::EntryType::Block => EntryKind::Block,
+        tar::EntryType::Fifo => EntryKind::Fifo,
+        // XGlobalHeader, GNU long names, volume labels: metadata only.
+        _ => return Ok(None),
+    };
+    let path = normalize_entry_path(&raw_path).map_err(bad)?;
+    let (dir, base) = match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path.as_str()),
+    };
+    // Whiteouts (OCI image-spec layer.md "Whiteouts").
+    let (path, kind) = if base == ".wh..wh..opq" {
+        (dir.to_string(), EntryKind::Opaque)
+    } else if let Some(target) = base.strip_prefix(".wh.") {
+        if target.is_empty() {
+            return Err(bad("bare `.wh.` whiteout names nothing"));
+        }
+        if target == "." || target == ".." {
+            return Err(bad("whiteout of `.` or `..`"));
+        }
+        let p = if dir.is_empty() {
+            target.to_string()
+        } else {
+            format!("{dir}/{target}")
+        };
+        (p, EntryKind::Whiteout)
+    } else {
+        (path, kind)
+    };
+    if path.is_empty() && !matches!(kind, EntryKind::Dir | EntryKind::Opaque) {
+        return Err(bad("a non-directory entry for the image root"));
+    }
+    let link = match kind {
+        EntryKind::Symlink => {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| bad("symlink without a target"))?;
+            Some(String::from_utf8_lossy(&l).into_owned().into_boxed_str())
+        }
+        EntryKind::Hardlink => {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| bad("hardlink without a target"))?;
+            Some(normalize_link_target(&l).map_err(bad)?.into_boxed_str())
+        }
+        _ => None,
+    };
+    let size = if kind == EntryKind::File {
+        entry.size()
+    } else {
+        0
+    };
+    Ok(Some(Entry {
+        path: path.into_boxed_str(),
+        kind,
+        mode: header.mode().unwrap_or(0o644) & 0o7777,
+        uid: header.uid().unwrap_or(0),
+        gid: header.gid().unwrap_or(0),
+        size,
+        mtime: header.mtime().unwrap_or(0),
+        link,
+        data_offset: entry.raw_file_position(),
+        captured: None,
+        sha256: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_paths() {
+        // (input, expected)
+        let ok = [
+            ("./usr/bin/x", "usr/bin/x"),
+            ("usr//bin/./x", "usr/bin/x"),
+            ("./", ""),
+            ("a/../b", "b"),
+            ("usr/lib/", "usr/lib"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(
+                normalize_entry_path(input.as_bytes()).unwrap(),
+                want,
+                "{input}"
+            );
+        }
+        let bad = [
+            ("../etc/passwd", "climbs"), // traversal
+            ("a/../../etc", "climbs"),   // traversal after a component
+            ("/etc/passwd", "absolute"), // absolute name
+            ("", "empty"),               // empty
+        ];
+        for (input, why) in bad {
+            let err = normalize_entry_path(input.as_bytes()).unwrap_err();
+            assert!(err.contains(why), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn want_policy() {
+        let w = want(
+            "opt/venv/lib/python3.11/site-packages/a-1.dist-info/RECORD",
+            100,
+            false,
+        );
+        assert_eq!(w.capture, usize::MAX);
+        let w = want("opt/venv/bin/alembic", 200, false);
+        assert_eq!(w.capture, HEAD_CAPTURE);
+        let w = want("opt/venv/lib/python3.11/site-packages/a/x.py", 100, false);
+        assert_eq!(
+            w,
+            Want {
+                capture: 0,
+                hash: false
+            }
+        );
+        let w = want("opt/venv/lib/python3.11/site-packages/a/x.py", 100, true);
+        assert_eq!(
+            w,
+            Want {
+                capture: 0,
+                hash: true
+            }
+        );
+        let w = want("usr/share/doc/x", 100, true);
+        assert_eq!(
+            w,
+            Want {
+                capture: 0,
+                hash: false
+            }
+        );
+    }
+
+    #[test]
+    fn sniff_magic() {
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::sniff(b"usr/"), Compression::None);
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::from_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Some(Compression::Gzip)
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! Sources: turn what the user passed (a `docker save` tarball, an OCI
+//! layout directory or archive, `-` for stdin) into a [`ResolvedImage`]: the
+//! chosen image's config and its layers, bottom first, each a [`Blob`].
+//!
+//! The boundary: a source only finds and verifies *blobs*; it knows nothing
+//! of whiteouts or Python. A [`BlobStore`] answers "give me the member or
+//! blob named N"; the two manifest dialects (`docker_archive` for
+//! `manifest.json`, `oci_layout` for `index.json`) pick the image from any
+//! store. A registry source later is one more `BlobStore` whose blobs stream
+//! over HTTP, with nothing below it changing.
+//!
+//! Specs: OCI image-spec v1.1 `image-layout.md`, `image-index.md`,
+//! `manifest.md`, `config.md`; Docker's `docker save` format
+//! (moby `image/tarexport`), including the Docker 25+ layout that embeds an
+//! OCI layout beside `manifest.json`.
+
+pub mod config;
+pub mod docker_archive;
+pub mod oci_layout;
+pub mod tarball;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use config::ImageConfig;
+
+use crate::layer::{FileRange, LayerIndex};
+
+/// Largest JSON document (manifest, index, config) we accept.
+pub const MAX_JSON: u64 = 64 << 20;
+
+/// Errors finding or verifying an image's parts. Every message names the
+/// input and the member or blob.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The input path can't be opened.
+    #[error("{path}: {source}")]
+    Open {
+        /// The input.
+        path: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+    /// The outer tarball is malformed.
+    #[error("{input}: malformed tar: {source}")]
+    OuterTar {
+        /// The input.
+        input: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+    /// Neither `manifest.json` nor `index.json`.
+    #[error("{0}: not a container image (no `manifest.json` or `index.json`)")]
+    NotAnImage(String),
+    /// A blob or member the manifest names is absent.
+    #[error("{input}: `{name}` is missing")]
+    Missing {
+        /// The input.
+        input: String,
+        /// The member or blob.
+        name: String,
+    },
+    /// A JSON document can't be parsed.
+    #[error("{input}: `{name}`: invalid JSON: {why}")]
+    BadJson {
+        /// The input.
+        input: String,
+        /// The member or blob.
+        name: String,
+        /// Parser message.
+        why: String,
+    },
+    /// A JSON document is larger than [`MAX_JSON`].
+    #[error("{input}: `{name}` is {size} bytes, too large for a manifest or config")]
+    TooLarge {
+        /// The input.
+        input: String,
+        /// The member or blob.
+        name: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A blob's sha256 is not its digest.
+    #[error("{input}: `{name}`: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The input.
+        input: String,
+        /// The blob.
+        name: String,
+        /// Expected digest.
+        expected: String,
+        /// Computed digest.
+        actual: String,
+    },
+    /// The user's tag or platform selects nothing (or the choice is ambiguous).
+    #[error("{input}: {why}")]
+    Select {
+        /// The input.
+        input: String,
+        /// What was asked and what is there.
+        why: String,
+    },
+    /// The layer count and the config's `diff_ids` disagree, or similar.
+    #[error("{input}: {why}")]
+    Inconsistent {
+        /// The input.
+        input: String,
+        /// What disagrees.
+        why: String,
+    },
+    /// Reading failed.
+    #[error("{input}: `{name}`: read error: {source}")]
+    Io {
+        /// The input.
+        input: String,
+        /// The member or blob.
+        name: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+}
+
+/// The bytes of one member or blob.
+#[derive(Clone, Debug)]
+pub enum Blob {
+    /// A byte range of a file on disk (OCI blob file, or a member of an
+    /// outer tarball), read with positioned reads.
+    Range(FileRange),
+    /// Kept in memory (small JSON members read from stdin).
+    Memory(Arc<[u8]>),
+    /// Already indexed as a layer while streaming (stdin): one pass only.
+    Indexed(Arc<LayerIndex>),
+}
+
+/// A place that holds named members or blobs (`manifest.json`,
+/// `blobs/sha256/<hex>`, `<id>/layer.tar`).
+pub trait BlobStore: Send + Sync {
+    /// How the input is named in messages.
+    fn input(&self) -> &str;
+    /// The member or blob at `name` (relative, no leading `./`).
+    fn get(&self, name: &str) -> Option<Blob>;
+    /// True when the store is a directory (OCI layout dir) rather than a tar.
+    fn is_dir(&self) -> bool {
+        false
+    }
+}
+
+impl dyn BlobStore + '_ {
+    /// The member at `name`, or a `Missing` error.
+    pub fn require(&self, name: &str) -> Result<Blob, SourceError> {
+        self.get(name).ok_or_else(|| SourceError::Missing {
+            input: self.input().to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Read a small JSON member whole.
+    pub fn read_small(&self, name: &str) -> Result<Vec<u8>, SourceError> {
+        match self.require(name)? {
+            Blob::Memory(b) => Ok(b.to_vec()),
+            Blob::Range(r) => {
+                if r.len > MAX_JSON {
+                    return Err(SourceError::TooLarge {
+                        input: self.input().to_string(),
+                        name: name.to_string(),
+                        size: r.len,
+                    });
+                }
+                r.read_exact_at(0, r.len as usize)
+                    .map_err(|source| SourceError::Io {
+                        input: self.input().to_string(),
+                        name: name.to_string(),
+                        source,
+                    })
+            }
+            Blob::Indexed(_) => Err(SourceError::BadJson {
+                input: self.input().to_string(),
+                name: name.to_string(),
+                why: "expected a JSON document, found a layer tar".to_string(),
+            }),
+        }
+    }
+
+    /// Read a small blob and check it against its digest.
+    pub fn read_verified(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
+        let bytes = self.read_small(name)?;
+        if let Some(expected) = digest {
+            verify_bytes(self.input(), name, &bytes, expected)?;
+        }
+        Ok(bytes)
+    }
+}
+
+/// Check `bytes` against `sha256:<hex>`. Other algorithms are accepted
+/// unverified (the spec allows sha512; we have never seen one in the wild).
+pub fn verify_bytes(
+    input: &str,
+    name: &str,
+    bytes: &[u8],
+    expected: &str,
+) -> Result<(), SourceError> {
+    use sha2::Digest as _;
+    if !expected.starts_with("sha256:") {
+        return Ok(());
+    }
+    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    if actual != expected {
+        return Err(SourceError::DigestMismatch {
+            input: input.to_string(),
+            name: name.to_string(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// The member name of a blob in an OCI layout: `blobs/<alg>/<hex>`.
+/// Refuses digests that would make a path climb (`../`).
+pub fn blob_path(digest: &str) -> Option<String> {
+    let (alg, hex) = digest.split_once(':')?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'+' || b == b'.'
+            })
+            && s != "."
+            && s != ".."
+    };
+    (ok(alg) && ok(hex)).then(|| format!("blobs/{alg}/{hex}"))
+}
+
+/// Which input format the image came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Legacy `docker save` (manifest.json, `<id>/layer.tar`).
+    DockerArchive,
+    /// Docker 25+ `docker save` (manifest.json + embedded OCI layout).
+    DockerArchiveOci,
+    /// OCI image layout directory.
+    OciLayout,
+    /// OCI image layout in a tar (`oci-archive:`).
+    OciArchive,
+}
+
+impl Format {
+    /// Name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::DockerArchive => "docker-archive",
+            Format::DockerArchiveOci => "docker-archive (docker 25+ oci layout)",
+            Format::OciLayout => "oci-layout",
+            Format::OciArchive => "oci-archive",
+        }
+    }
+}
+
+/// One layer of the chosen image.
+#[derive(Clone, Debug)]
+pub struct LayerRef {
+    /// Member or blob name, for messages.
+    pub name: String,
+    /// Blob digest, when the format gives one.
+    pub digest: Option<String>,
+    /// `rootfs.diff_ids[i]` from the config.
+    pub diff_id: Option<String>,
+    /// Media type, when the format gives one.
+    pub media_type: Option<String>,
+    /// Stored size.
+    pub size: u64,
+    /// The bytes.
+    pub blob: Blob,
+}
+
+/// The image a source resolved to.
+#[derive(Clone, Debug)]
+pub struct ResolvedImage {
+    /// Input format.
+    pub format: Format,
+    /// The tag or ref name chosen, if any.
+    pub reference: Option<String>,
+    /// Digest of the config blob.
+    pub config_digest: Option<String>,
+    /// The parsed config.
+    pub config: ImageConfig,
+    /// Layers, bottom first.
+    pub layers: Vec<LayerRef>,
+}
+
+/// `os/arch[/variant]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// e.g. `linux`.
+    pub os: String,
+    /// e.g. `amd64`.
+    pub arch: String,
+    /// e.g. `v8`.
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform of the machine running imgaudit (what a runtime would pick).
+    pub fn host() -> Platform {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "arm" => "arm",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            other => other,
+        };
+        Platform {
+            os: "linux".into(),
+            arch: arch.into(),
+            variant: None,
+        }
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
+                Ok(Platform {
+                    os: os.to_string(),
+                    arch: arch.to_string(),
+                    variant: Some(variant.to_string()),
+                })
+            }
+            _ => Err(format!(
+                "`{s}` is not a platform: expected `os/arch[/variant]`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.arch)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What to open and how to choose.
+#[derive(Clone, Debug)]
+pub struct OpenRequest {
+    /// Path, `-` for stdin; may carry `:tag` (`image.tar:repo:tag`).
+    pub input: String,
+    /// Explicit tag (`--image`), wins over one in `input`.
+    pub tag: Option<String>,
+    /// Platform for image indexes.
+    pub platform: Platform,
+    /// Verify digests.
+    pub verify: bool,
+}
+
+/// Split `path:tag` where `path` exists; otherwise the whole string is the path.
+pub fn split_reference(input: &str) -> (PathBuf, Option<String>) {
+    if input == "-" || Path::new(input).exists() {
+        return (PathBuf::from(input), None);
+    }
+    for (i, _) in input.match_indices(':') {
+        let (p, t) = (&input[..i], &input[i + 1..]);
+        if !p.is_empty() && !t.is_empty() && Path::new(p).exists() {
+            return (PathBuf::from(p), Some(t.to_string()));
+        }
+    }
+    (PathBuf::from(input), None)
+}
+
+/// True when a user's `want` names the image tagged `have`: exact, or with
+/// Docker's implicit `:latest` and `docker.io/library/` prefix.
+pub fn tag_matches(want: &str, have: &str) -> bool {
+    fn norm(s: &str) -> String {
+        let s = s.strip_prefix("docker.io/").unwrap_or(s);
+        let s = s.strip_prefix("library/").unwrap_or(s);
+        let last = s.rsplit('/').next().unwrap_or(s);
+        if last.contains(':') || last.contains('@') {
+            s.to_string()
+        } else {
+            format!("{s}:latest")
+        }
+    }
+    want == have || norm(want) == norm(have)
+}
+
+/// Open and resolve an image.
+pub fn open(req: &OpenRequest) -> Result<ResolvedImage, SourceError> {
+    let (path, tag_in_input) = split_reference(&req.input);
+    let tag = req.tag.clone().or(tag_in_input);
+    let input = path.display().to_string();
+    let store: Box<dyn BlobStore> = if input == "-" {
+        Box::new(tarball::TarStore::from_stdin(req.verify)?)
+    } else {
+        let meta = std::fs::metadata(&path).map_err(|source| SourceError::Open {
+            path: input.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            Box::new(oci_layout::DirStore::open(&path)?)
+        } else {
+            Box::new(tarball::TarStore::open(&path)?)
+        }
+    };
+    resolve(&*store, tag.as_deref(), &req.platform)
+}
+
+/// Choose the image in a store: `manifest.json` (docker) first, else
+/// `index.json` (OCI).
+pub fn resolve(
+    store: &dyn BlobStore,
+    tag: Option<&str>,
+    platform: &Platform,
+) -> Result<ResolvedImage, SourceError> {
+    if store.get("manifest.json").is_some() {
+        docker_archive::resolve(store, tag)
+    } else if store.get("index.json").is_some() {
+        oci_layout::resolve(store, tag, platform)
+    } else {
+        Err(SourceError::NotAnImage(store.input().to_string()))
+    }
+}
+
+pub(crate) fn bad_json(
+    store: &dyn BlobStore,
+    name: &str,
+    e: impl std::fmt::Display,
+) -> SourceError {
+    SourceError::BadJson {
+        input: store.input().to_string(),
+        name: name.to_string(),
+        why: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms() {
+        assert_eq!(
+            "linux/arm64/v8"
+                .parse::<Platform>()
+                .unwrap()
+                .variant
+                .as_deref(),
+            Some("v8")
+        );
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("linux//".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert!(tag_matches("app", "app:latest"));
+        assert!(tag_matches("app:1", "docker.io/library/app:1"));
+        assert!(!tag_matches("app:1", "app:2"));
+        assert!(tag_matches("healthy", "healthy"));
+    }
+
+    #[test]
+    fn blob_paths_never_climb() {
+        assert_eq!(blob_path("sha256:abc").as_deref(), Some("blobs/sha256/abc"));
+        assert_eq!(blob_path("sha256:../../etc"), None);
+        assert_eq!(blob_path("sha256:.."), None);
+        assert_eq!(blob_path("nocolon"), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! Tarball stores: a `docker save` or `oci-archive` tar, from a file or
+//! from stdin.
+//!
+//! From a file, the outer tar's headers are walked once with seeks past the
+//! data; members become byte ranges of the file, read later with positioned
+//! reads (so layers can be read in parallel from one handle).
+//!
+//! From stdin nothing can be read twice, and `docker save` writes
+//! `manifest.json` *last*. So every member is classified as it streams by:
+//! small JSON documents are kept in memory, anything that looks like a layer
+//! (gzip/zstd magic or a tar header) is indexed right away with the layer
+//! reader, and the choice of image and layer order is made at the end.
+//! Symlinked and hardlinked members (`<id>/layer.tar -> ../<hex>.tar`) are
+//! aliases resolved on lookup.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Blob, BlobStore, SourceError, MAX_JSON};
+use crate::layer::{self, FileRange, ReadOptions};
+
+/// Alias hops allowed when resolving linked members.
+const MAX_ALIAS_HOPS: usize = 16;
+
+/// Members of an outer tarball.
+pub struct TarStore {
+    input: String,
+    members: HashMap<String, Blob>,
+    aliases: HashMap<String, String>,
+}
+
+fn normalize(name: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+impl TarStore {
+    /// Index the members of a tarball on disk.
+    pub fn open(path: &Path) -> Result<TarStore, SourceError> {
+        let input = path.display().to_string();
+        let file = File::open(path).map_err(|source| SourceError::Open {
+            path: input.clone(),
+            source,
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let range = FileRange {
+            file: Arc::new(file),
+            offset: 0,
+            len,
+        };
+        let tar_err = |source: io::Error| SourceError::OuterTar {
+            input: input.clone(),
+            source,
+        };
+        let mut store = TarStore {
+            input: input.clone(),
+            members: HashMap::new(),
+            aliases: HashMap::new(),
+        };
+        let reader = io::BufReader::with_capacity(16 << 10, range.cursor());
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries_with_seek().map_err(tar_err)? {
+            let entry = entry.map_err(tar_err)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Some(name) = normalize(&raw) else {
+                return Err(tar_err(io::Error::other(format!(
+                    "member `{raw}` climbs out of the archive"
+                ))));
+            };
+            let size = entry.size();
+            let offset = entry.raw_file_position();
+            match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    if offset.checked_add(size).is_none_or(|end| end > len) {
+                        return Err(tar_err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("member `{name}` declares {size} bytes but the file ends first (truncated)"),
+                        )));
+                    }
+                    store.members.insert(
+                        name,
+                        Blob::Range(FileRange {
+                            file: range.file.clone(),
+                            offset,
+                            len: size,
+                        }),
+                    );
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    store.add_alias(&entry, name);
+                }
+                _ => {}
+            }
+        }
+        if store.members.is_empty() {
+            return Err(SourceError::NotAnImage(input));
+        }
+        Ok(store)
+    }
+
+    /// Read a tarball from stdin in one pass (see the module docs).
+    pub fn from_stdin(verify: bool) -> Result<TarStore, SourceError> {
+        let stdin = io::stdin().lock();
+        Self::from_reader(
+            "<stdin>",
+            io::BufReader::with_capacity(1 << 20, stdin),
+            verify,
+        )
+    }
+
+    /// One-pass read of a tarball from any stream.
+    pub fn from_reader<R: Read>(
+        input: &str,
+        reader: R,
+        verify: bool,
+    ) -> Result<TarStore, SourceError> {
+        let tar_err = |source: io::Error| SourceError::OuterTar {
+            input: input.to_string(),
+            source,
+        };
+        let mut store = TarStore {
+            input: input.to_string(),
+            members: HashMap::new(),
+            aliases: HashMap::new(),
+        };
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(tar_err)? {
+            let mut entry = entry.map_err(tar_err)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Some(name) = normalize(&raw) else {
+                return Err(tar_err(io::Error::other(format!(
+                    "member `{raw}` climbs out of the archive"
+                ))));
+            };
+            match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {}
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    store.add_alias(&entry, name);
+                    continue;
+                }
+                _ => continue,
+            }
+            let size = entry.size();
+            let mut head = vec![0u8; size.min(512) as usize];
+            entry.read_exact(&mut head).map_err(tar_err)?;
+            let looks_like_layer = layer::Compression::sniff(&head) != layer::Compression::None
+                || (head.len() == 512 && &head[257..262] == b"ustar")
+                || (head.len() == 512 && head.iter().all(|b| *b == 0));
+            if looks_like_layer {
+                let opts = ReadOptions {
+                    name: name.clone(),
+                    compression: None,
+                    verify,
+                };
+                let chained = io::Cursor::new(head).chain(&mut entry);
+                let index =
+                    layer::read_layer_stream(chained, &opts).map_err(|e| SourceError::Io {
+                        input: input.to_string(),
+                        name: name.clone(),
+                        source: io::Error::other(e.to_string()),
+                    })?;
+                store.members.insert(name, Blob::Indexed(Arc::new(index)));
+            } else if size <= MAX_JSON {
+                let mut bytes = head;
+                entry.read_to_end(&mut bytes).map_err(tar_err)?;
+                store.members.insert(name, Blob::Memory(bytes.into()));
+            }
+            // Larger non-layer members are skipped: nothing reads them.
+        }
+        if store.members.is_empty() {
+            return Err(SourceError::NotAnImage(input.to_string()));
+        }
+        Ok(store)
+    }
+
+    fn add_alias<R: Read>(&mut self, entry: &tar::Entry<'_, R>, name: String) {
+        let Some(target) = entry.link_name_bytes() else {
+            return;
+        };
+        let target = String::from_utf8_lossy(&target).into_owned();
+        let joined = if entry.header().entry_type() == tar::EntryType::Symlink {
+            // Symlink targets are relative to the member's directory.
+            match name.rsplit_once('/') {
+                Some((dir, _)) if !target.starts_with('/') => format!("{dir}/{target}"),
+                _ => target,
+            }
+        } else {
+            target
+        };
+        if let Some(t) = normalize(&joined) {
+            self.aliases.insert(name, t);
+        }
+    }
+}
+
+impl BlobStore for TarStore {
+    fn input(&self) -> &str {
+        &self.input
+    }
+
+    fn get(&self, name: &str) -> Option<Blob> {
+        let mut name = normalize(name)?;
+        for _ in 0..MAX_ALIAS_HOPS {
+            if let Some(b) = self.members.get(&name) {
+                return Some(b.clone());
+            }
+            name = self.aliases.get(&name)?.clone();
+        }
+        None
+    }
+}

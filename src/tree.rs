@@ -1,0 +1,519 @@
+//! The merged tree: the final filesystem of an image, in memory.
+//!
+//! This is the only thing analyzers talk to. It answers lookups, directory
+//! listings, chroot-style symlink resolution, metadata, and reads of file
+//! bytes — the bytes come from the content store: captured in memory while a
+//! compressed layer streamed by, or read on demand with a positioned read
+//! from an uncompressed layer. Nothing is extracted to disk.
+//!
+//! Nodes live in an arena (`Vec<Node>`); a directory maps child names to
+//! node ids. Removing a subtree only unlinks it (the arena keeps the dead
+//! nodes: memory is bounded by the number of entries across layers, which is
+//! metadata). Hardlinks share a [`ContentId`], so their bytes are addressed
+//! by (layer, offset) and survive the target path being whited out.
+//!
+//! Symlink resolution follows Linux path resolution inside a chroot:
+//! absolute targets restart at the image root, `..` at the root stays at the
+//! root, and more than [`MAX_HOPS`] symlinks is a loop (`ELOOP`).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::layer::FileRange;
+
+/// Linux's limit on symlinks followed in one path resolution (`MAXSYMLINKS`).
+pub const MAX_HOPS: usize = 40;
+
+/// Index of a node in the arena.
+pub type NodeId = u32;
+
+/// The root directory's id.
+pub const ROOT: NodeId = 0;
+
+/// Index of a file's content in the content store (shared by hardlinks).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContentId(pub u32);
+
+/// Type of a filesystem object. Hardlinks are files that share content.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Character device.
+    Char,
+    /// Block device.
+    Block,
+    /// Named pipe.
+    Fifo,
+}
+
+impl Kind {
+    /// The name used in `files --format jsonl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink => "symlink",
+            Kind::Char => "char",
+            Kind::Block => "block",
+            Kind::Fifo => "fifo",
+        }
+    }
+}
+
+/// One filesystem object in the merged tree.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Type.
+    pub kind: Kind,
+    /// Permission bits (incl. setuid/setgid/sticky).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Content size for files; 0 otherwise.
+    pub size: u64,
+    /// Modification time.
+    pub mtime: u64,
+    /// 0-based index of the layer that produced this node.
+    pub layer: u32,
+    /// Symlink target as written in the layer.
+    pub link: Option<Box<str>>,
+    /// Content, for regular files.
+    pub content: Option<ContentId>,
+    pub(crate) name: Box<str>,
+    pub(crate) parent: NodeId,
+    pub(crate) children: Option<BTreeMap<Box<str>, NodeId>>,
+}
+
+impl Node {
+    /// True for directories.
+    pub fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+
+    /// True when any execute bit is set.
+    pub fn is_executable(&self) -> bool {
+        self.mode & 0o111 != 0
+    }
+}
+
+/// Where a file's bytes are.
+#[derive(Debug)]
+pub struct Content {
+    /// Layer holding the bytes.
+    pub layer: u32,
+    /// Offset in the uncompressed layer stream.
+    pub offset: u64,
+    /// Length.
+    pub size: u64,
+    /// Bytes captured while streaming (whole file or a head).
+    pub captured: Option<Arc<[u8]>>,
+    sha256: OnceLock<[u8; 32]>,
+}
+
+/// Errors answering a question about the tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// No such path.
+    #[error("`{0}`: no such file or directory")]
+    NotFound(String),
+    /// Too many symlinks.
+    #[error("`{0}`: too many levels of symbolic links")]
+    Loop(String),
+    /// A non-directory in the middle of a path.
+    #[error("`{0}`: not a directory")]
+    NotADirectory(String),
+    /// Content asked of something that is not a regular file.
+    #[error("`{0}`: not a regular file")]
+    NotAFile(String),
+    /// The bytes went by in a compressed stream and were not captured.
+    #[error("`{0}`: content was not captured from a compressed layer")]
+    ContentUnavailable(String),
+    /// Reading the bytes failed.
+    #[error("`{path}`: read error: {source}")]
+    Io {
+        /// Path inside the image.
+        path: String,
+        /// Underlying error.
+        source: io::Error,
+    },
+}
+
+/// Result of resolving a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The node reached.
+    pub id: NodeId,
+    /// Its canonical absolute path (no symlinks, no `.`/`..`).
+    pub path: String,
+}
+
+/// The final filesystem of an image.
+#[derive(Debug)]
+pub struct MergedTree {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) contents: Vec<Content>,
+    /// Positioned access to each layer's bytes, when it was seekable.
+    pub(crate) layer_access: Vec<Option<FileRange>>,
+}
+
+impl Default for MergedTree {
+    fn default() -> Self {
+        MergedTree::new(Vec::new())
+    }
+}
+
+impl MergedTree {
+    /// An empty tree holding only `/`.
+    pub fn new(layer_access: Vec<Option<FileRange>>) -> MergedTree {
+        MergedTree {
+            nodes: vec![Node {
+                kind: Kind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: 0,
+                layer: 0,
+                link: None,
+                content: None,
+                name: "".into(),
+                parent: ROOT,
+                children: Some(BTreeMap::new()),
+            }],
+            contents: Vec::new(),
+            layer_access,
+        }
+    }
+
+    /// The node with this id.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    /// Children of a directory, sorted by name (empty for non-directories).
+    pub fn children(&self, id: NodeId) -> impl Iterator<Item = (&str, NodeId)> + '_ {
+        self.nodes[id as usize]
+            .children
+            .iter()
+            .flat_map(|c| c.iter().map(|(k, v)| (&**k, *v)))
+    }
+
+    /// A child of a directory by name, without following symlinks.
+    pub fn child(&self, id: NodeId, name: &str) -> Option<NodeId> {
+        self.nodes[id as usize]
+            .children
+            .as_ref()?
+            .get(name)
+            .copied()
+    }
+
+    /// The absolute path of a live node.
+    pub fn path_of(&self, mut id: NodeId) -> String {
+        let mut parts = Vec::new();
+        while id != ROOT {
+            let n = &self.nodes[id as usize];
+            parts.push(&*n.name);
+            id = n.parent;
+        }
+        if parts.is_empty() {
+            return "/".to_string();
+        }
+        let mut s = String::new();
+        for p in parts.iter().rev() {
+            s.push('/');
+            s.push_str(p);
+        }
+        s
+    }
+
+    /// Resolve a path following every symlink, the last one included
+    /// (`stat`).
+    pub fn stat(&self, path: &str) -> Result<Resolved, TreeError> {
+        self.resolve_from(ROOT, path, true)
+    }
+
+    /// Resolve a path following symlinks in the middle but not the last
+    /// component (`lstat`).
+    pub fn lstat(&self, path: &str) -> Result<Resolved, TreeError> {
+        self.resolve_from(ROOT, path, false)
+    }
+
+    /// True when `path` exists (following symlinks).
+    pub fn exists(&self, path: &str) -> bool {
+        self.stat(path).is_ok()
+    }
+
+    /// Chroot-style resolution of `path` relative to directory `start`
+    /// (absolute paths restart at the root).
+    pub fn resolve_from(
+        &self,
+        start: NodeId,
+        path: &str,
+        follow_final: bool,
+    ) -> Result<Resolved, TreeError> {
+        // `stack` holds the directories walked so far, so `..` pops to the
+        // real parent of where a symlink led, as the kernel does.
+        let mut stack: Vec<NodeId> = self.ancestry(start);
+        if path.starts_with('/') {
+            stack.truncate(1);
+        }
+        // Components still to walk, last first.
+        let mut todo: Vec<Box<str>> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .rev()
+            .map(Into::into)
+            .collect();
+        let mut hops = 0usize;
+        while let Some(comp) = todo.pop() {
+            let cur = *stack.last().expect("stack holds the root");
+            if &*comp == "." {
+                continue;
+            }
+            if &*comp == ".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            let Some(children) = self.nodes[cur as usize].children.as_ref() else {
+                return Err(TreeError::NotADirectory(path.to_string()));
+            };
+            let Some(&next) = children.get(&*comp) else {
+                return Err(TreeError::NotFound(path.to_string()));
+            };
+            let node = &self.nodes[next as usize];
+            let is_last = todo.is_empty();
+            if node.kind == Kind::Symlink && (!is_last || follow_final) {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(TreeError::Loop(path.to_string()));
+                }
+                let target = node.link.as_deref().unwrap_or("");
+                if target.starts_with('/') {
+                    stack.truncate(1);
+                }
+                todo.extend(
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty() && *c != ".")
+                        .rev()
+                        .map(Into::into),
+                );
+                continue;
+            }
+            if !is_last && node.kind != Kind::Dir {
+                return Err(TreeError::NotADirectory(path.to_string()));
+            }
+            stack.push(next);
+        }
+        let id = *stack.last().expect("stack holds the root");
+        Ok(Resolved {
+            id,
+            path: self.path_of(id),
+        })
+    }
+
+    fn ancestry(&self, mut id: NodeId) -> Vec<NodeId> {
+        let mut v = vec![id];
+        while id != ROOT {
+            id = self.nodes[id as usize].parent;
+            v.push(id);
+        }
+        v.reverse();
+        v
+    }
+
+    /// List a directory (following symlinks to it): `(name, id)` sorted.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, NodeId)>, TreeError> {
+        let r = self.stat(path)?;
+        if !self.node(r.id).is_dir() {
+            return Err(TreeError::NotADirectory(path.to_string()));
+        }
+        Ok(self
+            .children(r.id)
+            .map(|(n, id)| (n.to_string(), id))
+            .collect())
+    }
+
+    /// Visit every node below `start` (not `start` itself) depth-first in
+    /// name order, with its absolute path. Symlinks are not followed.
+    pub fn walk(&self, start: NodeId, mut visit: impl FnMut(&str, NodeId, &Node)) {
+        let base = self.path_of(start);
+        let mut path = if base == "/" { String::new() } else { base };
+        self.walk_inner(start, &mut path, &mut visit);
+    }
+
+    fn walk_inner(
+        &self,
+        id: NodeId,
+        path: &mut String,
+        visit: &mut impl FnMut(&str, NodeId, &Node),
+    ) {
+        for (name, child) in self.children(id) {
+            let len = path.len();
+            path.push('/');
+            path.push_str(name);
+            let node = self.node(child);
+            visit(path, child, node);
+            if node.is_dir() {
+                self.walk_inner(child, path, visit);
+            }
+            path.truncate(len);
+        }
+    }
+
+    /// The content record of a file node.
+    pub fn content(&self, id: NodeId) -> Option<&Content> {
+        self.node(id).content.map(|c| &self.contents[c.0 as usize])
+    }
+
+    /// Read a file's bytes: all of them, or the first `limit`.
+    pub fn read(&self, id: NodeId, limit: Option<usize>) -> Result<Vec<u8>, TreeError> {
+        let node = self.node(id);
+        let Some(c) = self.content(id) else {
+            return Err(TreeError::NotAFile(self.path_of(id)));
+        };
+        let want = limit.map_or(node.size, |l| (l as u64).min(node.size)) as usize;
+        if let Some(cap) = c.captured.as_ref() {
+            if cap.len() >= want {
+                return Ok(cap[..want].to_vec());
+            }
+        }
+        match self
+            .layer_access
+            .get(c.layer as usize)
+            .and_then(|a| a.as_ref())
+        {
+            Some(range) => range
+                .read_exact_at(c.offset, want)
+                .map_err(|source| TreeError::Io {
+                    path: self.path_of(id),
+                    source,
+                }),
+            None => Err(TreeError::ContentUnavailable(self.path_of(id))),
+        }
+    }
+
+    /// Read a file by path (following symlinks).
+    pub fn read_path(&self, path: &str, limit: Option<usize>) -> Result<Vec<u8>, TreeError> {
+        let r = self.stat(path)?;
+        if self.node(r.id).kind != Kind::File {
+            return Err(TreeError::NotAFile(path.to_string()));
+        }
+        self.read(r.id, limit)
+    }
+
+    /// sha256 of a file's content: computed inline while streaming, or now
+    /// by a positioned read (and remembered).
+    pub fn sha256(&self, id: NodeId) -> Result<[u8; 32], TreeError> {
+        let Some(c) = self.content(id) else {
+            return Err(TreeError::NotAFile(self.path_of(id)));
+        };
+        if let Some(h) = c.sha256.get() {
+            return Ok(*h);
+        }
+        let digest: [u8; 32] =
+            if let Some(cap) = c.captured.as_ref().filter(|cap| cap.len() as u64 == c.size) {
+                Sha256::digest(cap).into()
+            } else {
+                let Some(range) = self
+                    .layer_access
+                    .get(c.layer as usize)
+                    .and_then(|a| a.as_ref())
+                else {
+                    return Err(TreeError::ContentUnavailable(self.path_of(id)));
+                };
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; (c.size as usize).clamp(1, 1 << 20)];
+                let mut pos = 0u64;
+                while pos < c.size {
+                    let n = ((c.size - pos) as usize).min(buf.len());
+                    let n = range
+                        .read_at(c.offset + pos, &mut buf[..n])
+                        .map_err(|source| TreeError::Io {
+                            path: self.path_of(id),
+                            source,
+                        })?;
+                    if n == 0 {
+                        return Err(TreeError::Io {
+                            path: self.path_of(id),
+                            source: io::ErrorKind::UnexpectedEof.into(),
+                        });
+                    }
+                    h.update(&buf[..n]);
+                    pos += n as u64;
+                }
+                h.finalize().into()
+            };
+        let _ = c.sha256.set(digest);
+        Ok(digest)
+    }
+
+    /// Number of live nodes (excluding `/`).
+    pub fn len(&self) -> usize {
+        let mut n = 0;
+        self.walk(ROOT, |_, _, _| n += 1);
+        n
+    }
+
+    /// True when only `/` exists.
+    pub fn is_empty(&self) -> bool {
+        self.nodes[ROOT as usize]
+            .children
+            .as_ref()
+            .is_none_or(|c| c.is_empty())
+    }
+
+    // ---- mutation, for the overlay only ----
+
+    pub(crate) fn add_content(
+        &mut self,
+        layer: u32,
+        offset: u64,
+        size: u64,
+        captured: Option<Arc<[u8]>>,
+        sha256: Option<[u8; 32]>,
+    ) -> ContentId {
+        let lock = OnceLock::new();
+        if let Some(h) = sha256 {
+            let _ = lock.set(h);
+        }
+        self.contents.push(Content {
+            layer,
+            offset,
+            size,
+            captured,
+            sha256: lock,
+        });
+        ContentId(self.contents.len() as u32 - 1)
+    }
+
+    pub(crate) fn alloc(&mut self, mut node: Node, parent: NodeId, name: &str) -> NodeId {
+        node.parent = parent;
+        node.name = name.into();
+        self.nodes.push(node);
+        let id = self.nodes.len() as NodeId - 1;
+        self.nodes[parent as usize]
+            .children
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.into(), id);
+        id
+    }
+
+    pub(crate) fn unlink(&mut self, parent: NodeId, name: &str) -> Option<NodeId> {
+        self.nodes[parent as usize].children.as_mut()?.remove(name)
+    }
+}
