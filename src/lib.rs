@@ -15,11 +15,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod checks;
 pub mod cli;
 pub mod finding;
 pub mod image;
 pub mod layer;
 pub mod overlay;
+pub mod python;
 pub mod source;
 pub mod tree;

@@ -5,9 +5,172 @@
 //! `docs/rules.md#entry-point-module-missing`). The order of [`Code`] is the
 //! order of the docs.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
-use crate::finding::Severity;
+use crate::audit::EnvFacts;
+use crate::finding::{Finding, Severity};
+use crate::image::Image;
+use crate::python::dist::Dist;
+use crate::python::entry_points::EntryPoint;
+use crate::tree::MergedTree;
+
+mod dependency_conflict;
+mod dependency_missing;
+mod entry_point_module_missing;
+mod entry_point_without_metadata;
+mod interpreter_missing;
+mod metadata_file_missing;
+mod metadata_malformed;
+mod record_mismatch;
+mod record_missing_file;
+mod required_file_deleted;
+mod shim_missing;
+mod shim_not_executable;
+mod venv_interpreter_missing;
+
+/// A check: reads facts, pushes findings.
+pub type CheckFn = fn(&CheckCtx<'_>, &mut Vec<Finding>);
+
+/// Every check, in docs order. `size-budget-exceeded` is checked by the
+/// gate against the size view, not here.
+pub const CHECKS: &[(Code, CheckFn)] = &[
+    (
+        Code::EntryPointWithoutMetadata,
+        entry_point_without_metadata::check,
+    ),
+    (Code::ShimMissing, shim_missing::check),
+    (Code::ShimNotExecutable, shim_not_executable::check),
+    (Code::InterpreterMissing, interpreter_missing::check),
+    (
+        Code::VenvInterpreterMissing,
+        venv_interpreter_missing::check,
+    ),
+    (
+        Code::EntryPointModuleMissing,
+        entry_point_module_missing::check,
+    ),
+    (Code::RecordMismatch, record_mismatch::check),
+    (Code::RecordMissingFile, record_missing_file::check),
+    (Code::MetadataFileMissing, metadata_file_missing::check),
+    (Code::MetadataMalformed, metadata_malformed::check),
+    (Code::DependencyMissing, dependency_missing::check),
+    (Code::DependencyConflict, dependency_conflict::check),
+    (Code::RequiredFileDeleted, required_file_deleted::check),
+];
+
+/// What every check reads: the image (tree, config, layer effects) and the
+/// Python facts gathered once.
+pub struct CheckCtx<'a> {
+    /// The image.
+    pub image: &'a Image,
+    /// Its merged tree.
+    pub tree: &'a MergedTree,
+    /// Python environments with their distributions and launchers.
+    pub facts: &'a [EnvFacts],
+    /// `PATH` of the image config.
+    pub path: Vec<String>,
+    /// Removed subtree roots → layer that removed them.
+    removed: HashMap<&'a str, usize>,
+}
+
+impl<'a> CheckCtx<'a> {
+    /// Build the context.
+    pub fn new(image: &'a Image, facts: &'a [EnvFacts]) -> CheckCtx<'a> {
+        let mut removed = HashMap::new();
+        for (i, e) in image.effects.iter().enumerate() {
+            for r in &e.removals {
+                removed.insert(r.path.as_str(), i);
+            }
+        }
+        CheckCtx {
+            image,
+            tree: &image.tree,
+            facts,
+            path: crate::audit::path_var(image),
+            removed,
+        }
+    }
+
+    /// The layer whose whiteout/opaque/overwrite removed `path` (or an
+    /// ancestor of it), if any.
+    pub fn removed_by(&self, path: &str) -> Option<usize> {
+        let mut p = path;
+        loop {
+            if let Some(l) = self.removed.get(p) {
+                return Some(*l);
+            }
+            match p.rfind('/') {
+                Some(0) | None => return None,
+                Some(i) => p = &p[..i],
+            }
+        }
+    }
+
+    /// Attach layer `i` (and its Dockerfile step) to a finding.
+    pub fn at_layer(&self, f: Finding, layer: usize) -> Finding {
+        let created_by = self
+            .image
+            .layers
+            .get(layer)
+            .and_then(|l| l.created_by.clone());
+        f.layer(layer, created_by)
+    }
+
+    /// A short `layer N (`RUN …`)` label.
+    pub fn layer_label(&self, layer: usize) -> String {
+        match self
+            .image
+            .layers
+            .get(layer)
+            .and_then(|l| l.created_by.as_deref())
+        {
+            Some(c) => format!("layer {layer} (`{}`)", shorten(c, 100)),
+            None => format!("layer {layer}"),
+        }
+    }
+}
+
+/// Cut a string to at most `n` chars, with an ellipsis.
+pub fn shorten(s: &str, n: usize) -> String {
+    let s = s.trim();
+    let s = s.strip_prefix("/bin/sh -c ").unwrap_or(s);
+    let s = s.strip_prefix("#(nop) ").unwrap_or(s).trim();
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(n).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Console and GUI scripts declared by the visible distributions, by name.
+pub fn declared_scripts(facts: &EnvFacts) -> HashMap<&str, (&Dist, &EntryPoint)> {
+    let mut m = HashMap::new();
+    for d in facts.all_dists() {
+        for ep in d
+            .entry_points
+            .console_scripts()
+            .iter()
+            .chain(d.entry_points.gui_scripts())
+        {
+            m.entry(ep.name.as_str()).or_insert((d, ep));
+        }
+    }
+    m
+}
+
+/// pip names its own launchers after the *target* interpreter (`pip`,
+/// `pip3`, `pip3.X`), whatever `entry_points.txt` says (pip's
+/// `_install_wheel`/`get_console_script_specs`).
+pub fn is_pip_alias(name: &str) -> bool {
+    name == "pip"
+        || name == "pip3"
+        || name
+            .strip_prefix("pip3.")
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Stable rule ids. Serialized in kebab-case, the form users write in config.
 #[derive(

@@ -243,8 +243,17 @@ mod tests {
             let m = Metadata::parse(&read(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(m.name.as_deref(), Some(name), "{file}");
             assert_eq!(m.version.as_deref(), Some(version), "{file}");
-            assert_eq!(m.requires_dist.len(), n_req, "{file}: {:?}", m.requires_dist);
-            assert_eq!(m.requires_dist.first().map(String::as_str), first_req, "{file}");
+            assert_eq!(
+                m.requires_dist.len(),
+                n_req,
+                "{file}: {:?}",
+                m.requires_dist
+            );
+            assert_eq!(
+                m.requires_dist.first().map(String::as_str),
+                first_req,
+                "{file}"
+            );
             assert_eq!(m.requires_python.as_deref(), requires_python, "{file}");
             assert_eq!(m.provides_extra, extras, "{file}");
         }
@@ -254,29 +263,101 @@ mod tests {
     fn headers_table() {
         let cases: &[(&str, &str, Option<&str>, Option<&str>, &[&str])] = &[
             // Minimal valid file.
-            ("minimal", "Name: a\nVersion: 1\n", Some("a"), Some("1"), &[]),
+            (
+                "minimal",
+                "Name: a\nVersion: 1\n",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
             // Header names are case-insensitive.
-            ("lowercase keys", "name: a\nVERSION: 1\nrequires-dist: b\n", Some("a"), Some("1"), &["b"]),
+            (
+                "lowercase keys",
+                "name: a\nVERSION: 1\nrequires-dist: b\n",
+                Some("a"),
+                Some("1"),
+                &["b"],
+            ),
             // The first `Name` wins, like `Message.__getitem__`.
-            ("duplicate name", "Name: first\nName: second\nVersion: 1\n", Some("first"), Some("1"), &[]),
+            (
+                "duplicate name",
+                "Name: first\nName: second\nVersion: 1\n",
+                Some("first"),
+                Some("1"),
+                &[],
+            ),
             // Values are trimmed; no space after the colon is fine.
-            ("spacing", "Name:a  \nVersion:\t2.0 \n", Some("a"), Some("2.0"), &[]),
+            (
+                "spacing",
+                "Name:a  \nVersion:\t2.0 \n",
+                Some("a"),
+                Some("2.0"),
+                &[],
+            ),
             // Everything after the first empty line is body, even header-looking lines.
-            ("body ignored", "Name: a\nVersion: 1\n\nRequires-Dist: nope\n", Some("a"), Some("1"), &[]),
+            (
+                "body ignored",
+                "Name: a\nVersion: 1\n\nRequires-Dist: nope\n",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
             // CRLF blank line ends the headers too.
-            ("crlf", "Name: a\r\nVersion: 1\r\n\r\nRequires-Dist: nope\r\n", Some("a"), Some("1"), &[]),
+            (
+                "crlf",
+                "Name: a\r\nVersion: 1\r\n\r\nRequires-Dist: nope\r\n",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
             // A folded Requires-Dist is unfolded by removing the line break only.
-            ("folded", "Name: a\nVersion: 1\nRequires-Dist: b;\n python_version<'4'\n", Some("a"), Some("1"), &["b; python_version<'4'"]),
+            (
+                "folded",
+                "Name: a\nVersion: 1\nRequires-Dist: b;\n python_version<'4'\n",
+                Some("a"),
+                Some("1"),
+                &["b; python_version<'4'"],
+            ),
             // A line that is not a header ends the headers (no separator needed).
-            ("garbage line", "Name: a\nthis is prose\nVersion: 1\n", Some("a"), None, &[]),
+            (
+                "garbage line",
+                "Name: a\nthis is prose\nVersion: 1\n",
+                Some("a"),
+                None,
+                &[],
+            ),
             // A space in a header name is not a header.
-            ("space in name", "Name: a\nRequires Dist: b\nVersion: 1\n", Some("a"), None, &[]),
+            (
+                "space in name",
+                "Name: a\nRequires Dist: b\nVersion: 1\n",
+                Some("a"),
+                None,
+                &[],
+            ),
             // A leading continuation line has nothing to continue and is dropped.
-            ("leading continuation", "  stray\nName: a\nVersion: 1\n", Some("a"), Some("1"), &[]),
+            (
+                "leading continuation",
+                "  stray\nName: a\nVersion: 1\n",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
             // An empty Requires-Dist is skipped rather than kept as "".
-            ("empty requirement", "Name: a\nVersion: 1\nRequires-Dist:\n", Some("a"), Some("1"), &[]),
+            (
+                "empty requirement",
+                "Name: a\nVersion: 1\nRequires-Dist:\n",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
             // No trailing newline at all.
-            ("no final newline", "Name: a\nVersion: 1", Some("a"), Some("1"), &[]),
+            (
+                "no final newline",
+                "Name: a\nVersion: 1",
+                Some("a"),
+                Some("1"),
+                &[],
+            ),
         ];
         for &(what, input, name, version, reqs) in cases {
             let m = Metadata::parse_lenient(input.as_bytes());
@@ -292,13 +373,29 @@ mod tests {
             // Empty file (truncated by a slimming tool).
             ("empty", b"", MetadataError::NoHeaders),
             // Binary junk: NUL bytes and invalid UTF-8, decoded lossily, no header.
-            ("binary", b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe", MetadataError::NoHeaders),
+            (
+                "binary",
+                b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe",
+                MetadataError::NoHeaders,
+            ),
             // Only a body.
-            ("body only", b"\nName: a\nVersion: 1\n", MetadataError::NoHeaders),
+            (
+                "body only",
+                b"\nName: a\nVersion: 1\n",
+                MetadataError::NoHeaders,
+            ),
             // No Name.
-            ("no name", b"Metadata-Version: 2.1\nVersion: 1.0\n", MetadataError::MissingName),
+            (
+                "no name",
+                b"Metadata-Version: 2.1\nVersion: 1.0\n",
+                MetadataError::MissingName,
+            ),
             // An empty Name counts as missing.
-            ("empty name", b"Name:   \nVersion: 1.0\n", MetadataError::MissingName),
+            (
+                "empty name",
+                b"Name:   \nVersion: 1.0\n",
+                MetadataError::MissingName,
+            ),
             // Name but no Version.
             (
                 "no version",
@@ -309,7 +406,9 @@ mod tests {
             (
                 "latin-1",
                 b"Name: caf\xe9\n",
-                MetadataError::MissingVersion { name: "caf\u{fffd}".into() },
+                MetadataError::MissingVersion {
+                    name: "caf\u{fffd}".into(),
+                },
             ),
         ];
         for (what, input, expected) in cases {
@@ -323,6 +422,9 @@ mod tests {
             MetadataError::MissingVersion { name: "foo".into() }.to_string(),
             "the metadata of `foo` has no `Version` header"
         );
-        assert_eq!(MetadataError::MissingName.to_string(), "the metadata has no `Name` header");
+        assert_eq!(
+            MetadataError::MissingName.to_string(),
+            "the metadata has no `Name` header"
+        );
     }
 }

@@ -19,8 +19,10 @@
 //! - [`egg_info`]: setuptools' `requires.txt` / `installed-files.txt`, as read by `importlib.metadata`
 //! - [`markers`]: Dependency specifiers, <https://packaging.python.org/en/latest/specifications/dependency-specifiers/>
 
+pub mod dist;
 pub mod egg_info;
 pub mod entry_points;
+pub mod env;
 pub mod launcher;
 pub mod markers;
 pub mod metadata;

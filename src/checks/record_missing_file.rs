@@ -1,0 +1,78 @@
+//! `record-missing-file`: files an installer recorded are absent. One
+//! finding per distribution, with the count and the list. Absent `.pyc`
+//! files are not reported (deleting `__pycache__` is legitimate slimming),
+//! nor launchers of declared entry points (that is `shim-missing`, the
+//! cause).
+
+use super::{CheckCtx, Code};
+use crate::finding::Finding;
+use crate::python::record::{is_pyc, resolve_record_path};
+
+/// At most this many paths are listed in one finding.
+const MAX_LISTED: usize = 50;
+
+/// Run the check.
+pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
+    for facts in cx.facts {
+        for d in &facts.dists {
+            let (Some(_), Some(record)) = (&d.installer, &d.record) else {
+                continue;
+            };
+            let scripts: Vec<String> = d
+                .entry_points
+                .console_scripts()
+                .iter()
+                .chain(d.entry_points.gui_scripts())
+                .map(|ep| format!("/bin/{}", ep.name))
+                .collect();
+            let mut missing = Vec::new();
+            let mut layers = std::collections::BTreeMap::<usize, usize>::new();
+            for row in &record.entries {
+                if is_pyc(&row.path) {
+                    continue;
+                }
+                let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
+                    continue;
+                };
+                if scripts.iter().any(|s| path.ends_with(s.as_str())) {
+                    continue;
+                }
+                if cx.tree.lstat(&path).is_ok() {
+                    continue;
+                }
+                if let Some(l) = cx.removed_by(&path) {
+                    *layers.entry(l).or_default() += 1;
+                }
+                missing.push(path);
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let count = missing.len();
+            let listed: Vec<&String> = missing.iter().take(MAX_LISTED).collect();
+            let mut f = Finding::new(
+                Code::RecordMissingFile,
+                &d.dir,
+                format!(
+                    "{count} of the files `{}` installed are absent (e.g. `{}`)",
+                    d.name, missing[0]
+                ),
+            )
+            .env(&facts.env.root)
+            .field("distribution", d.name.as_str())
+            .field("count", count)
+            .field("files", serde_json::json!(listed));
+            if let Some((&layer, &n)) = layers.iter().max_by_key(|(_, n)| **n) {
+                f = f.note(format!(
+                    "{n} of them were deleted by {}",
+                    cx.layer_label(layer)
+                ));
+                f = cx.at_layer(f, layer);
+            }
+            out.push(f.note(format!(
+                "hint: reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
+                d.name
+            )));
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `required-file-deleted`: a layer deleted something a Python environment
+//! needs at run time and left the rest behind: `*.dist-info`/`*.egg-info`
+//! whose package is still installed (metadata stripped, code kept — the
+//! incident), `pyvenv.cfg`, or a Python interpreter. (A deleted launcher is
+//! `shim-missing`, which names the same step.) Named
+//! with the Dockerfile step (`created_by`) that did it, so the fix is one
+//! line. An uninstall (package and metadata both gone) is not reported here.
+
+use std::collections::BTreeMap;
+
+use super::{CheckCtx, Code};
+use crate::finding::Finding;
+use crate::python::dist::split_dir_name;
+
+/// At most this many paths are listed in one finding.
+const MAX_LISTED: usize = 50;
+
+fn is_interpreter_name(name: &str) -> bool {
+    name == "python"
+        || name == "python3"
+        || name
+            .strip_prefix("python3.")
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Run the check.
+pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
+    for (layer, effect) in cx.image.effects.iter().enumerate() {
+        // kind → paths
+        let mut groups: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        for r in &effect.removals {
+            for p in &r.notable {
+                if cx.tree.lstat(p).is_ok() {
+                    continue; // re-added later
+                }
+                let (dir, base) = p.rsplit_once('/').unwrap_or(("", p));
+                let kind = if base.ends_with(".dist-info") || base.ends_with(".egg-info") {
+                    // Metadata stripped while the package stays?
+                    let Some((name, _)) = split_dir_name(base) else {
+                        continue;
+                    };
+                    let module = name.replace(['-', '.'], "_");
+                    let code_stays = [module.clone(), module.to_lowercase()].iter().any(|m| {
+                        cx.tree.exists(&format!("{dir}/{m}"))
+                            || cx.tree.exists(&format!("{dir}/{m}.py"))
+                    });
+                    if !code_stays {
+                        continue;
+                    }
+                    "distribution metadata"
+                } else if base == "pyvenv.cfg" {
+                    "venv configuration"
+                } else if is_interpreter_name(base)
+                    && (dir.ends_with("/bin") || dir.ends_with("/sbin"))
+                {
+                    "Python interpreter"
+                } else {
+                    continue;
+                };
+                groups.entry(kind).or_default().push(p.clone());
+            }
+        }
+        for (kind, paths) in groups {
+            let count = paths.len();
+            let listed: Vec<&String> = paths.iter().take(MAX_LISTED).collect();
+            let f = Finding::new(
+                Code::RequiredFileDeleted,
+                &paths[0],
+                format!("{} deleted {count} {kind} path(s) that must stay, e.g. `{}`", cx.layer_label(layer), paths[0]),
+            )
+            .field("count", count)
+            .field("files", serde_json::json!(listed))
+            .field("kind", kind)
+            .note("hint: slim with `find … -name __pycache__ -prune -exec rm -rf {} +`, tests and docs; keep metadata, launchers and the interpreter");
+            out.push(cx.at_layer(f, layer));
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Requirement parsing and marker evaluation, the way `pip check` does it.
+//!
+//! Owns: the marker environment of a Linux CPython image (built from the Python
+//! version and the image's OCI architecture), deciding whether a `Requires-Dist`
+//! applies there with **no extras**, and whether an installed version satisfies a
+//! requirement's specifier.
+//!
+//! Deliberately does not: know which distributions are installed, or read metadata.
+//! It wraps `pep508_rs` 0.9 / `pep440_rs` 0.7, with one change: requirements use
+//! [`RequirementUrl`], an opaque URL type, instead of `pep508_rs::VerbatimUrl`,
+//! because `VerbatimUrl` expands `${VARS}` from the *auditing* process's environment
+//! and rejects URLs it cannot parse; an audit must depend on the image alone, and a
+//! URL requirement is never checked against a version anyway.
+//!
+//! Spec: <https://packaging.python.org/en/latest/specifications/dependency-specifiers/#environment-markers>.
+//! pip's behaviour, from `pip/_internal/operations/check.py` and
+//! `pip/_internal/metadata/importlib/_dists.py` (`iter_dependencies`, pip 26.x): a
+//! requirement without a marker always applies, one with a marker applies when
+//! `req.marker.evaluate({"extra": ""})` is true, and a conflict is
+//! `not req.specifier.contains(version, prereleases=True)`.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::{
+    MarkerEnvironment, MarkerEnvironmentBuilder, Pep508Error, Pep508Url, VersionOrUrl,
+};
+use thiserror::Error;
+
+/// A PEP 508 requirement whose URL (`name @ url`) is kept verbatim.
+pub type Requirement = pep508_rs::Requirement<RequirementUrl>;
+
+/// The URL of a `name @ url` requirement, as written: never parsed, never expanded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequirementUrl(pub String);
+
+impl fmt::Display for RequirementUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Pep508Url for RequirementUrl {
+    type Err = Infallible;
+
+    fn parse_url(url: &str, _working_dir: Option<&std::path::Path>) -> Result<Self, Infallible> {
+        Ok(RequirementUrl(url.to_owned()))
+    }
+}
+
+/// A requirement string that is not PEP 508.
+#[derive(Debug, Error)]
+#[error("invalid requirement `{input}`")]
+pub struct RequirementError {
+    /// The string as given.
+    pub input: String,
+    /// The parser's explanation, with a caret under the offending span.
+    #[source]
+    pub source: Box<Pep508Error<RequirementUrl>>,
+}
+
+/// Parses a `Requires-Dist` value (or a converted `requires.txt` line).
+///
+/// pip skips a distribution's whole dependency list when one of its requirements
+/// fails to parse ("Error parsing dependencies of …"); what to do is the caller's
+/// choice.
+pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
+    // pip strips first: a folded header may start with a newline.
+    Requirement::from_str(input.trim()).map_err(|source| RequirementError {
+        input: input.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// Why a marker environment could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MarkerEnvError {
+    /// The Python version is not `X.Y` or `X.Y.Z` (optionally with a pre-release).
+    #[error("`{input}` is not a Python version such as `3.11` or `3.11.2`")]
+    BadPythonVersion {
+        /// The version as given.
+        input: String,
+    },
+}
+
+/// The marker environment of one Python environment in the image.
+///
+/// When only `major.minor` is known (from a `python3.11` directory name), the patch
+/// level is not: markers on `python_full_version` may then go either way, so the
+/// environment is evaluated at both ends of the series (`X.Y.0` and a patch level
+/// above any released one) and a disagreement is [`Applicability::Uncertain`].
+#[derive(Debug, Clone)]
+pub struct MarkerEnv {
+    /// `python_full_version` = the given version, or `X.Y.0`.
+    low: MarkerEnvironment,
+    /// `python_full_version` = `X.Y.<max>` when the patch level is unknown.
+    high: Option<MarkerEnvironment>,
+}
+
+/// The patch level that stands in for "the latest" when only `X.Y` is known.
+const UNKNOWN_PATCH_HIGH: &str = "9999";
+
+impl MarkerEnv {
+    /// Builds the environment for CPython `python_version` (`3.11` or `3.11.2`) on
+    /// Linux, on the OCI architecture `arch` (see [`platform_machine`]).
+    ///
+    /// `platform_release` and `platform_version` (the kernel's) are unknowable from
+    /// an image and are empty strings.
+    pub fn new(python_version: &str, arch: &str) -> Result<Self, MarkerEnvError> {
+        let bad = || MarkerEnvError::BadPythonVersion {
+            input: python_version.to_owned(),
+        };
+        let version = python_version.trim();
+        let parsed = Version::from_str(version).map_err(|_| bad())?;
+        let release = parsed.release();
+        if release.len() < 2
+            || release.len() > 3
+            || parsed.epoch() != 0
+            || !parsed.local().is_empty()
+        {
+            return Err(bad());
+        }
+        let short = format!("{}.{}", release[0], release[1]);
+        let (low_full, high_full) = if release.len() == 3 {
+            (version.to_owned(), None)
+        } else if parsed.is_pre() || parsed.is_post() || parsed.is_dev() {
+            // `3.13rc1`: odd, but the full version is then known exactly enough.
+            (version.to_owned(), None)
+        } else {
+            (
+                format!("{short}.0"),
+                Some(format!("{short}.{UNKNOWN_PATCH_HIGH}")),
+            )
+        };
+        let machine = platform_machine(arch);
+        let build = |full: &str| {
+            MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+                implementation_name: "cpython",
+                implementation_version: full,
+                os_name: "posix",
+                platform_machine: machine,
+                platform_python_implementation: "CPython",
+                platform_release: "",
+                platform_system: "Linux",
+                platform_version: "",
+                python_full_version: full,
+                python_version: &short,
+                sys_platform: "linux",
+            })
+            .map_err(|_| bad())
+        };
+        Ok(MarkerEnv {
+            low: build(&low_full)?,
+            high: high_full.as_deref().map(build).transpose()?,
+        })
+    }
+
+    /// The `pep508_rs` environment (with `python_full_version` = `X.Y.0` when the
+    /// patch level is unknown).
+    pub fn environment(&self) -> &MarkerEnvironment {
+        &self.low
+    }
+
+    /// Whether the full Python version (patch level) is known.
+    pub fn full_version_known(&self) -> bool {
+        self.high.is_none()
+    }
+}
+
+/// Maps an OCI/Go `architecture` to Python's `platform.machine()` on Linux:
+/// `amd64` → `x86_64`, `arm64` → `aarch64`, `386` → `i686`, `arm` → `armv7l`,
+/// `ppc64le`, `s390x`, `riscv64` unchanged, `mips64le` → `mips64`,
+/// `loong64` → `loongarch64`. Anything else (including names that already are
+/// machine names, like `x86_64`) is returned unchanged.
+///
+/// <https://github.com/opencontainers/image-spec/blob/v1.1.0/config.md#properties>
+/// says `architecture` uses Go's `GOARCH` values. `arm` with variant `v6` is really
+/// `armv6l`; the variant is not considered here because `platform_machine` markers
+/// on 32-bit ARM are vanishingly rare.
+pub fn platform_machine(arch: &str) -> &str {
+    match arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        "386" => "i686",
+        "arm" => "armv7l",
+        "mips64le" => "mips64",
+        "loong64" => "loongarch64",
+        other => other,
+    }
+}
+
+/// Whether a requirement's marker holds in an environment, with no extras active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applicability {
+    /// No marker, or the marker is true.
+    Applies,
+    /// The marker is false (for instance `extra == "tz"`, or another platform).
+    DoesNotApply,
+    /// The answer depends on the unknown patch level of Python
+    /// (`python_full_version >= "3.11.4"` with only `3.11` known).
+    Uncertain,
+}
+
+/// Evaluates a requirement's marker in `env` with no extras, as `pip check` does.
+pub fn applicability(req: &Requirement, env: &MarkerEnv) -> Applicability {
+    let low = req.evaluate_markers(&env.low, &[]);
+    let high = env
+        .high
+        .as_ref()
+        .map_or(low, |high| req.evaluate_markers(high, &[]));
+    match (low, high) {
+        (true, true) => Applicability::Applies,
+        (false, false) => Applicability::DoesNotApply,
+        _ => Applicability::Uncertain,
+    }
+}
+
+/// Whether the requirement certainly applies in `env` with no extras; an
+/// [`Applicability::Uncertain`] answer is `false`, so a dependency check built on
+/// it stays silent rather than guess.
+pub fn requirement_applies(req: &Requirement, env: &MarkerEnv) -> bool {
+    applicability(req, env) == Applicability::Applies
+}
+
+/// Whether the installed version satisfies the requirement's specifier, with
+/// pre-releases allowed (`prereleases=True`, as in `pip check`).
+///
+/// `Some(true)` when the requirement has no specifier; `None` when `installed` is
+/// not a PEP 440 version (legacy versions such as `2004d` or `1.0-SNAPSHOT` still
+/// exist in old images) or the requirement is a `name @ url` requirement, which
+/// names no version to compare.
+pub fn version_satisfies(installed: &str, req: &Requirement) -> Option<bool> {
+    match &req.version_or_url {
+        None => Some(true),
+        Some(VersionOrUrl::Url(_)) => None,
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+            let version = Version::from_str(installed.trim()).ok()?;
+            Some(specifiers.contains(&version))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &str) -> Requirement {
+        parse_requirement(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn applicability_table() {
+        use Applicability::*;
+        let amd64_311 = MarkerEnv::new("3.11", "amd64").unwrap();
+        let amd64_3112 = MarkerEnv::new("3.11.2", "amd64").unwrap();
+        let arm64_312 = MarkerEnv::new("3.12.1", "arm64").unwrap();
+        let cases: &[(&str, &MarkerEnv, &str, Applicability)] = &[
+            // No marker: always.
+            ("no marker", &amd64_311, "six", Applies),
+            // alembic's real `tomli; python_version < "3.11"` on 3.11: no.
+            ("tomli on 3.11", &amd64_311, "tomli; python_version < \"3.11\"", DoesNotApply),
+            // Same on 3.10 would apply; check the reverse comparison.
+            ("python_version >=", &amd64_311, "x; python_version >= \"3.11\"", Applies),
+            // Extras are never active (requests' `socks` extra).
+            ("extra", &amd64_311, "PySocks!=1.5.7,>=1.5.6; extra == \"socks\"", DoesNotApply),
+            // An extra or'ed with a true marker applies.
+            ("extra or linux", &amd64_311, "x; extra == \"a\" or sys_platform == \"linux\"", Applies),
+            // Windows-only dependency (tiny-cli's colorama).
+            ("windows only", &amd64_311, "colorama; platform_system == \"Windows\"", DoesNotApply),
+            // sys_platform / os_name / implementation.
+            ("linux cpython", &amd64_311, "x; sys_platform == 'linux' and os_name == 'posix' and platform_python_implementation == 'CPython' and implementation_name == 'cpython'", Applies),
+            // PyPy-only dependency.
+            ("pypy only", &amd64_311, "x; platform_python_implementation == 'PyPy'", DoesNotApply),
+            // platform_machine from the OCI arch.
+            ("machine amd64", &amd64_311, "x; platform_machine == 'x86_64'", Applies),
+            ("machine arm64", &arm64_312, "x; platform_machine == 'aarch64'", Applies),
+            ("machine arm64 not x86", &arm64_312, "x; platform_machine == 'x86_64'", DoesNotApply),
+            // python_full_version with only 3.11 known: depends on the patch level.
+            ("full version unknown", &amd64_311, "x; python_full_version >= '3.11.4'", Uncertain),
+            // … but known with 3.11.2.
+            ("full version known", &amd64_3112, "x; python_full_version >= '3.11.4'", DoesNotApply),
+            // A full-version marker that any 3.11.x satisfies is not uncertain.
+            ("full version series", &amd64_311, "x; python_full_version >= '3.8.0'", Applies),
+            // implementation_version follows the full version.
+            ("implementation_version", &amd64_3112, "x; implementation_version == '3.11.2'", Applies),
+            // platform_release is unknown (empty) and compares false.
+            ("platform_release", &amd64_311, "x; platform_release == '6.1.0'", DoesNotApply),
+        ];
+        for (what, env, input, expected) in cases {
+            let r = req(input);
+            assert_eq!(applicability(&r, env), *expected, "{what}: {input}");
+            assert_eq!(requirement_applies(&r, env), *expected == Applies, "{what}");
+        }
+    }
+
+    #[test]
+    fn marker_env_table() {
+        let cases: &[(&str, &str, Option<(bool, &str, &str)>)] = &[
+            // Major.minor: patch unknown.
+            ("3.11", "amd64", Some((false, "3.11.0", "x86_64"))),
+            // Full version.
+            ("3.11.2", "arm64", Some((true, "3.11.2", "aarch64"))),
+            // Pre-release full version.
+            ("3.13.0rc1", "386", Some((true, "3.13.0rc1", "i686"))),
+            // Whitespace is trimmed.
+            (" 3.12.1\n", "s390x", Some((true, "3.12.1", "s390x"))),
+            // Unknown arch is passed through.
+            ("3.12", "sparc64", Some((false, "3.12.0", "sparc64"))),
+            // Major only is not a Python version for markers.
+            ("3", "amd64", None),
+            // Four components.
+            ("3.11.2.1", "amd64", None),
+            // Junk.
+            ("python3", "amd64", None),
+            // Empty.
+            ("", "amd64", None),
+            // Local versions do not name a Python.
+            ("3.11.2+local", "amd64", None),
+        ];
+        for (version, arch, expected) in cases {
+            let env = MarkerEnv::new(version, arch);
+            match expected {
+                Some((known, full, machine)) => {
+                    let env = env.unwrap_or_else(|e| panic!("{version}: {e}"));
+                    assert_eq!(env.full_version_known(), *known, "{version}");
+                    assert_eq!(
+                        env.environment().python_full_version().string,
+                        *full,
+                        "{version}"
+                    );
+                    assert_eq!(env.environment().platform_machine(), *machine, "{version}");
+                    assert_eq!(env.environment().sys_platform(), "linux");
+                }
+                None => assert_eq!(
+                    env.unwrap_err(),
+                    MarkerEnvError::BadPythonVersion {
+                        input: (*version).to_owned()
+                    },
+                    "{version}"
+                ),
+            }
+        }
+        assert_eq!(
+            MarkerEnv::new("3", "amd64").unwrap_err().to_string(),
+            "`3` is not a Python version such as `3.11` or `3.11.2`"
+        );
+    }
+
+    #[test]
+    fn platform_machine_table() {
+        let cases = [
+            ("amd64", "x86_64"),
+            ("arm64", "aarch64"),
+            ("386", "i686"),
+            ("arm", "armv7l"),
+            ("ppc64le", "ppc64le"),
+            ("s390x", "s390x"),
+            ("riscv64", "riscv64"),
+            // Already a machine name.
+            ("x86_64", "x86_64"),
+        ];
+        for (arch, machine) in cases {
+            assert_eq!(platform_machine(arch), machine, "{arch}");
+        }
+    }
+
+    #[test]
+    fn version_satisfies_table() {
+        let cases: &[(&str, &str, Option<bool>)] = &[
+            // Plain range, satisfied.
+            ("2.34.2", "requests>=2.28,<3", Some(true)),
+            // Plain range, conflict.
+            ("1.26.0", "urllib3<3,>=2", Some(false)),
+            // No specifier: any version.
+            ("0.0.1", "mako", Some(true)),
+            // Pre-release allowed, as in `pip check` (`prereleases=True`).
+            ("2.0.0b1", "x>=1.0", Some(true)),
+            // `!=` exclusions (requests' PySocks).
+            ("1.5.7", "PySocks!=1.5.7,>=1.5.6", Some(false)),
+            // Local version labels are ignored by specifiers without one.
+            ("2.1.0+cpu", "torch==2.1.0", Some(true)),
+            // Compatible release.
+            ("4.16.0", "typing-extensions~=4.12", Some(true)),
+            // Wildcard.
+            ("3.0.7", "psycopg==3.0.*", Some(true)),
+            // Normalised spellings compare equal.
+            ("1.0.0-RC1", "x==1.0.0rc1", Some(true)),
+            // Legacy version: unknowable.
+            ("2004d", "pytz>=2020", None),
+            // Empty installed version: unknowable.
+            ("", "x>=1", None),
+            // URL requirement: no version to compare.
+            ("1.0", "pkg @ https://example.org/pkg-1.0.whl", None),
+        ];
+        for (installed, requirement, expected) in cases {
+            assert_eq!(
+                version_satisfies(installed, &req(requirement)),
+                *expected,
+                "{installed} vs {requirement}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_requirement_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // Real `Requires-Dist` values from the testdata.
+            ("charset_normalizer<4,>=2", Some("charset-normalizer")),
+            ("SQLAlchemy>=2.0", Some("sqlalchemy")),
+            (
+                "sqlalchemy[asyncio]; extra == \"postgresql-asyncpg\"",
+                Some("sqlalchemy"),
+            ),
+            (
+                "mariadb!=1.1.10,!=1.1.2,!=1.1.5,>=1.0.1; extra == \"mariadb-connector\"",
+                Some("mariadb"),
+            ),
+            // The `requires.txt` conversion output.
+            (
+                "pytest; (sys_platform == 'linux') and extra == \"dev\"",
+                Some("pytest"),
+            ),
+            // Leading newline from a folded header.
+            ("\n  idna<4,>=2.5", Some("idna")),
+            // A URL containing `${VAR}` stays verbatim (no host expansion).
+            ("pkg @ https://example.org/${HOME}/pkg.whl", Some("pkg")),
+            // Old-style parenthesised specifier (Metadata 1.2).
+            ("zope.interface (>=5.0)", Some("zope-interface")),
+            // Garbage.
+            ("not a requirement !!", None),
+            // Empty.
+            ("", None),
+            // Unbalanced marker.
+            ("x; python_version < ", None),
+            // Bad version in specifier.
+            ("x>=1.0.0.0.0a.b", None),
+        ];
+        for (input, name) in cases {
+            match (parse_requirement(input), name) {
+                (Ok(r), Some(name)) => assert_eq!(r.name.as_ref(), *name, "{input:?}"),
+                (Err(e), None) => {
+                    assert!(e.to_string().starts_with("invalid requirement `"), "{e}")
+                }
+                (other, _) => panic!("{input:?}: unexpected {other:?}"),
+            }
+        }
+        let url = req("pkg @ https://example.org/${HOME}/pkg.whl");
+        assert!(
+            matches!(&url.version_or_url, Some(VersionOrUrl::Url(u)) if u.0 == "https://example.org/${HOME}/pkg.whl")
+        );
+    }
+}
