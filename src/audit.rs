@@ -190,3 +190,177 @@ pub fn run(image: &Image, facts: &[EnvFacts]) -> Vec<Finding> {
     sort_findings(&mut findings);
     findings
 }
+
+/// Findings for exceeded `[budget]` limits: total merged size, any single
+/// layer's uncompressed size, and waste (bytes shipped but unreachable).
+pub fn budget_findings(image: &Image, budget: &crate::config::Budget) -> Vec<Finding> {
+    use crate::checks::Code;
+    let mut out = Vec::new();
+    let human = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    if let Some(limit) = budget.total {
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0u64;
+        image.tree.walk(crate::tree::ROOT, |_, _, n| {
+            if let Some(c) = n.content {
+                if seen.insert(c) {
+                    total += n.size;
+                }
+            }
+        });
+        if total > limit {
+            out.push(
+                Finding::new(
+                    Code::SizeBudgetExceeded,
+                    "/",
+                    format!(
+                        "the merged filesystem holds {} of files, over the `budget.total` of {}",
+                        human(total),
+                        human(limit)
+                    ),
+                )
+                .field("budget", "total")
+                .field("limit", limit)
+                .field("actual", total),
+            );
+        }
+    }
+    if let Some(limit) = budget.layer {
+        for (i, l) in image.layers.iter().enumerate() {
+            let size = l.index.uncompressed_size;
+            if size > limit {
+                let f = Finding::new(
+                    Code::SizeBudgetExceeded,
+                    "/",
+                    format!(
+                        "layer {i} is {} uncompressed, over the `budget.layer` of {}",
+                        human(size),
+                        human(limit)
+                    ),
+                )
+                .field("budget", "layer")
+                .field("limit", limit)
+                .field("actual", size);
+                out.push(f.layer(i, l.created_by.clone()));
+            }
+        }
+    }
+    if let Some(limit) = budget.waste {
+        let waste: u64 = image.effects.iter().map(|e| e.removed_bytes).sum();
+        if waste > limit {
+            let worst = image
+                .effects
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, e)| e.removed_bytes)
+                .map(|(i, _)| i);
+            let mut f = Finding::new(
+                Code::SizeBudgetExceeded,
+                "/",
+                format!("layers ship {} of files that later layers delete or overwrite, over the `budget.waste` of {}", human(waste), human(limit)),
+            )
+            .field("budget", "waste")
+            .field("limit", limit)
+            .field("actual", waste)
+            .note("hint: `imgaudit size IMAGE` shows which layer wastes what");
+            if let Some(i) = worst {
+                f = f.layer(i, image.layers[i].created_by.clone());
+            }
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Build the report's view of the image.
+pub fn image_info(image: &Image) -> crate::report::ImageInfo {
+    let r = &image.resolved;
+    crate::report::ImageInfo {
+        source: image.input.clone(),
+        format: r.format.as_str().to_string(),
+        reference: r.reference.clone(),
+        config_digest: r.config_digest.clone(),
+        architecture: r.config.architecture.clone(),
+        os: r.config.os.clone(),
+        layers: image
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| crate::report::LayerInfo {
+                index: i,
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+                media_type: l.media_type.clone(),
+                size: l.stored_size,
+                created_by: l.created_by.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Build the report's view of the environments and their launchers.
+pub fn environment_info(facts: &[EnvFacts]) -> Vec<crate::report::EnvironmentInfo> {
+    use crate::python::launcher::Interpreter;
+    facts
+        .iter()
+        .map(|f| crate::report::EnvironmentInfo {
+            root: f.env.root.clone(),
+            kind: f.env.kind.as_str().to_string(),
+            python_version: f.env.version.clone(),
+            interpreter: f.env.interpreter.clone(),
+            bin_dir: f.env.bin_dirs.join(":"),
+            site_dirs: f.env.site_dirs.clone(),
+            distributions: f.dists.len(),
+            launchers: f
+                .launchers
+                .iter()
+                .map(|l| {
+                    let (base, interp, module, ep) = match &l.launcher {
+                        Launcher::Script {
+                            interpreter,
+                            module,
+                            func,
+                            ..
+                        } => (
+                            "pip",
+                            Some(interpreter),
+                            Some(module.clone()),
+                            Some(format!("{module}:{func}")),
+                        ),
+                        Launcher::LoadEntryPoint {
+                            interpreter,
+                            dist,
+                            group,
+                            name,
+                            ..
+                        } => (
+                            "easy-install",
+                            Some(interpreter),
+                            None,
+                            Some(format!("{dist} {group} {name}")),
+                        ),
+                        Launcher::NotALauncher(_) => ("none", None, None, None),
+                    };
+                    let (suffix, path) = match interp {
+                        Some(Interpreter::Path(p)) => ("", Some(p.clone())),
+                        Some(Interpreter::ShExec { python, .. }) => {
+                            ("/sh-exec", Some(python.clone()))
+                        }
+                        Some(Interpreter::Env { program, .. }) => ("/env", Some(program.clone())),
+                        Some(Interpreter::Relocatable { program, .. }) => {
+                            ("/relocatable", Some(program.clone()))
+                        }
+                        None => ("", None),
+                    };
+                    crate::report::LauncherInfo {
+                        path: l.path.clone(),
+                        template: format!("{base}{suffix}"),
+                        interpreter: path,
+                        module,
+                        entry_point: ep,
+                        runs_at_start: l.runs_at_start,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}

@@ -10,25 +10,80 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Config;
 use crate::image::{self, Image};
+use crate::report::{self, text::TextOptions, AuditReport, Format, OutputTarget};
 use crate::source::{OpenRequest, Platform};
 use crate::tree::{Kind, Node, ROOT};
 
 /// Audit a built container image: rebuild its filesystem from the layers and
 /// prove its Python environments still work.
 #[derive(Parser, Debug)]
-#[command(name = "imgaudit", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "imgaudit",
+    version,
+    after_help = "`imgaudit IMAGE [OPTIONS]` is short for `imgaudit audit IMAGE [OPTIONS]`.\n\
+                  Exit status: 0 clean, 1 findings at or above `fail-on` (or a budget exceeded), 2 the image or config could not be read."
+)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    audit: Option<ImageArgs>,
+    command: Command,
+}
+
+/// Subcommand names; anything else in first position means `audit`.
+const SUBCOMMANDS: &[&str] = &["audit", "files", "size", "init", "help"];
+
+/// `imgaudit IMAGE …` → `imgaudit audit IMAGE …`.
+fn default_to_audit(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = args.get(1).and_then(|a| a.to_str()).map(String::from);
+    match first.as_deref() {
+        Some(a) if SUBCOMMANDS.contains(&a) => {}
+        Some("-h" | "--help" | "-V" | "--version") | None => {}
+        Some(_) => args.insert(1, "audit".into()),
+    }
+    args
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Audit the Python environments of an image (the default command).
+    Audit(AuditArgs),
     /// Print the merged filesystem of an image, one line per entry.
     Files(FilesArgs),
+    /// Write a commented starter `imgaudit.toml` in the current directory.
+    Init(InitArgs),
+}
+
+/// Options of the audit.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// Config file (default: `imgaudit.toml` in the current directory, if any).
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Format written to stdout: text, json, sarif, junit.
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    format: Format,
+    /// Also write FORMAT to FILE (repeatable), e.g. `--output sarif=imgaudit.sarif`.
+    #[arg(long = "output", short = 'o', value_name = "FORMAT=FILE")]
+    outputs: Vec<OutputTarget>,
+    /// Text: only errors and the summary line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Text: also show suppressed findings with their reason.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Colours in text output: auto (terminal, `NO_COLOR` respected), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    color: When,
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// Overwrite an existing `imgaudit.toml`.
+    #[arg(long)]
+    force: bool,
 }
 
 /// How to find and open the image.
@@ -126,15 +181,18 @@ impl ImageArgs {
 
 /// Run the CLI; returns the process exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match (cli.command, cli.audit) {
-        (Some(Command::Files(args)), _) => files(&args),
-        (None, Some(_args)) => Err(anyhow::anyhow!("the audit is not wired yet")),
-        (None, None) => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            return ExitCode::from(2);
+    let cli = match Cli::try_parse_from(default_to_audit(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
         }
+    };
+    let result = match cli.command {
+        Command::Files(args) => files(&args),
+        Command::Audit(args) => audit(&args),
+        Command::Init(args) => init(&args),
     };
     match result {
         Ok(code) => code,
@@ -248,4 +306,72 @@ fn mode_string(mode: u32) -> String {
         });
     }
     s
+}
+
+fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|cwd| Config::default_path_lookup(&cwd)),
+    };
+    match path {
+        Some(p) => Ok(Config::load(&p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let image = args.image.open()?;
+    let facts = crate::audit::gather(&image);
+    let mut findings = crate::audit::run(&image, &facts);
+    findings.extend(crate::audit::budget_findings(&image, &config.budget));
+    for unmatched in config.apply(&mut findings) {
+        eprintln!("warning: {unmatched}");
+    }
+    let failed = config.gate(&findings);
+    let report = AuditReport::new(
+        crate::audit::image_info(&image),
+        crate::audit::environment_info(&facts),
+        findings,
+    );
+    let color = match args.color {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => report::text::use_color(io::stdout().is_terminal()),
+    };
+    for target in &args.outputs {
+        write_to_file(&report, target)?;
+    }
+    let text = TextOptions {
+        color,
+        verbose: args.verbose,
+        quiet: args.quiet,
+    };
+    let mut out = io::stdout().lock();
+    report::write_report(&mut out, &report, args.format, &text)?;
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_to_file(report: &AuditReport, target: &OutputTarget) -> anyhow::Result<()> {
+    let text = TextOptions::default();
+    let body = report::render(report, target.format, &text);
+    std::fs::write(&target.path, body)
+        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", target.path.display()))
+}
+
+fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
+    let path = std::path::Path::new("imgaudit.toml");
+    if path.exists() && !args.force {
+        anyhow::bail!("`imgaudit.toml` already exists (use `--force` to overwrite)");
+    }
+    std::fs::write(path, crate::config::STARTER)?;
+    eprintln!("wrote imgaudit.toml");
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,1199 @@
-//! x
+//! `imgaudit.toml` → [`Config`]: the gate level, per-rule severity overrides,
+//! reviewed ignores and size budgets.
+//!
+//! This module owns the config file: parsing it with spans kept, validating
+//! every value, and applying the result to a list of findings
+//! ([`Config::apply`]) and to the exit-code gate ([`Config::gate`]). It does
+//! not read images, run checks or print anything: unmatched ignores are
+//! *returned* ([`UnmatchedIgnore`]) and the caller decides how to warn, and the
+//! size budgets are only parsed here (the size check reads [`Config::budget`]).
+//!
+//! The shape follows cargo-deny (`src/diag/sink.rs` for severity overrides,
+//! `unmatched-source` for ignores that matched nothing), with one deliberate
+//! difference: every `[[ignore]]` needs a `reason`, which is echoed in every
+//! report. Every error names the file and the `line:column` it comes from,
+//! computed from the byte spans `toml` keeps ([`toml::Spanned`]), e.g.
+//!
+//! ```text
+//! imgaudit.toml:7:1: unknown rule `record-mismatched` in [rules], did you mean `record-mismatch`?
+//! ```
+//!
+//! The file format, with every key:
+//!
+//! ```toml
+//! fail-on = "error"                        # or "warning"
+//! [rules]
+//! record-mismatch = "warning"              # "error" | "warning" | "info" | "off"
+//! [[ignore]]
+//! rule = "entry-point-without-metadata"    # optional if `path` is given
+//! path = "/usr/bin/*"                      # glob, optional if `rule` is given
+//! reason = "Debian ships these on purpose" # required
+//! [budget]
+//! total = "500MB"                          # merged filesystem, uncompressed
+//! layer = "200MB"                          # any single layer, uncompressed
+//! waste = "50MB"                           # bytes shipped but not visible
+//! ```
+//!
+//! The starter file `imgaudit init` writes is [`STARTER`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobMatcher};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::checks::Code;
+use crate::finding::{Finding, Severity, Suppression};
+
+/// The file name looked up in the working directory when no `--config` is given.
+pub const FILE_NAME: &str = "imgaudit.toml";
+
+/// The commented starter config that `imgaudit init` writes.
+///
+/// Lines starting with `##` explain; lines starting with a single `#` are
+/// examples that parse once the `# ` is removed (a test checks this, and that
+/// the `[rules]` list names every [`Code`] with its default severity).
+pub const STARTER: &str = r#"## imgaudit.toml: configuration for `imgaudit`.
+##
+## `imgaudit` reads `imgaudit.toml` from the current directory, or the file given
+## with `--config`. Lines starting with `##` explain; lines starting with `#` are
+## examples: remove the `# ` to use them. Rules are described in
+## https://github.com/imgaudit/imgaudit/blob/main/docs/rules.md
+
+## Exit with code 1 when an active (not ignored) finding is at least this severe:
+## "error" (the default) or "warning".
+# fail-on = "error"
+
+## Change the severity of a rule: "error", "warning", "info", or "off" (its
+## findings are dropped entirely). Every rule, with its default severity:
+# [rules]
+# entry-point-without-metadata = "error"
+# shim-missing = "error"
+# shim-not-executable = "warning"
+# interpreter-missing = "error"
+# venv-interpreter-missing = "error"
+# entry-point-module-missing = "error"
+# record-mismatch = "error"
+# record-missing-file = "error"
+# metadata-file-missing = "error"
+# metadata-malformed = "warning"
+# dependency-missing = "error"
+# dependency-conflict = "error"
+# required-file-deleted = "error"
+# size-budget-exceeded = "error"
+
+## Ignore findings you have reviewed. Each entry needs `rule`, `path` or both,
+## and always a `reason`. Ignored findings are still reported, marked suppressed
+## with the reason, but never fail the gate. An ignore that matches nothing is
+## reported as a warning, so stale entries get noticed.
+##
+## `path` is a glob matched against the absolute path inside the image. `*` and
+## `?` also match `/` (so `/usr/bin/*` covers `/usr/bin/sub/tool` too), `**`
+## matches any number of directories, `{a,b}` alternates, `[ab]` is a class.
+# [[ignore]]
+# rule = "entry-point-without-metadata"
+# path = "/usr/bin/*"
+# reason = "Debian ships these launchers without dist-info on purpose"
+
+## Size budgets, each reported as `size-budget-exceeded` when exceeded. Units:
+## B, KB, MB, GB, TB (powers of 1000) and KiB, MiB, GiB, TiB (powers of 1024);
+## a bare integer is a number of bytes.
+# [budget]
+# total = "500MB"  ## uncompressed size of the merged filesystem
+# layer = "200MB"  ## uncompressed size of any single layer
+# waste = "50MB"   ## bytes shipped in layers but hidden in the merged filesystem
+"#;
+
+/// A place in a config file: `origin:line:column`, 1-based, columns in characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The file as the user named it (or the `origin` given to [`Config::from_str`]).
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+}
+
+impl Position {
+    /// The position of byte `offset` in `text`.
+    pub fn from_offset(origin: &str, text: &str, offset: usize) -> Position {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Position {
+            origin: origin.to_string(),
+            line,
+            column,
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.origin, self.line, self.column)
+    }
+}
+
+/// Why a config could not be loaded. Every variant but [`ConfigError::Read`]
+/// carries the [`Position`] of the offending key or value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: could not read config: {source}", path.display())]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a key or value type the format does not allow
+    /// (unknown keys included); the message is `toml`'s.
+    #[error("{at}: {message}")]
+    Toml {
+        /// Where `toml` located the problem.
+        at: Position,
+        /// `toml`'s message, on one line.
+        message: String,
+    },
+    /// A severity that is not one of the allowed words.
+    #[error("{at}: unknown severity `{value}` for `{key}`, expected one of {expected}")]
+    BadSeverity {
+        /// The value.
+        at: Position,
+        /// `fail-on` or the rule id.
+        key: String,
+        /// What was written.
+        value: String,
+        /// The allowed words, in backticks.
+        expected: &'static str,
+    },
+    /// A rule id that no [`Code`] has.
+    #[error("{at}: unknown rule `{rule}` in {table}{}", hint_for_rule(.rule, *.suggestion))]
+    UnknownRule {
+        /// The key (in `[rules]`) or the value (in `[[ignore]]`).
+        at: Position,
+        /// What was written.
+        rule: String,
+        /// `[rules]` or `[[ignore]]`.
+        table: &'static str,
+        /// The closest rule id, when one is close.
+        suggestion: Option<Code>,
+    },
+    /// An `[[ignore]]` `path` that is not a valid glob.
+    #[error("{at}: invalid glob `{glob}` in [[ignore]]: {reason}")]
+    BadGlob {
+        /// The `path` value.
+        at: Position,
+        /// The pattern.
+        glob: String,
+        /// What `globset` (or the empty check) objected to.
+        reason: String,
+    },
+    /// An `[[ignore]]` `path` that is relative, so it can never match an image path.
+    #[error(
+        "{at}: glob `{glob}` in [[ignore]] can never match: image paths are absolute, start it with `/` or `**/`"
+    )]
+    RelativeGlob {
+        /// The `path` value.
+        at: Position,
+        /// The pattern.
+        glob: String,
+    },
+    /// An `[[ignore]]` with neither `rule` nor `path`, which would ignore everything.
+    #[error("{at}: [[ignore]] needs `rule`, `path` or both")]
+    IgnoreWithoutTarget {
+        /// The `[[ignore]]` entry.
+        at: Position,
+    },
+    /// An `[[ignore]]` without a `reason`, or with an empty one.
+    #[error(
+        "{at}: [[ignore]] needs a non-empty `reason` saying why the finding is safe to ignore"
+    )]
+    MissingReason {
+        /// The `[[ignore]]` entry, or the empty `reason` value.
+        at: Position,
+    },
+    /// A `[budget]` value that is not a size.
+    #[error("{at}: invalid size `{value}` for `budget.{key}`: {source}")]
+    BadSize {
+        /// The value.
+        at: Position,
+        /// `total`, `layer` or `waste`.
+        key: &'static str,
+        /// What was written.
+        value: String,
+        /// Why it is not a size.
+        source: SizeError,
+    },
+}
+
+fn hint_for_rule(rule: &str, suggestion: Option<Code>) -> String {
+    if rule == "fail-on" {
+        return " (top-level keys such as `fail-on` must come before the first [table])".into();
+    }
+    match suggestion {
+        Some(code) => format!(", did you mean `{code}`?"),
+        None => String::new(),
+    }
+}
+
+/// Why a size such as `"500MB"` could not be parsed (see [`parse_size`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// Nothing but whitespace.
+    #[error("empty size")]
+    Empty,
+    /// The number part is missing or malformed.
+    #[error("expected a number followed by a unit such as `MB` or `GiB`")]
+    BadNumber,
+    /// A unit that is not one of the known ones.
+    #[error("unknown unit `{0}`, expected one of `B`, `KB`, `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`")]
+    UnknownUnit(String),
+    /// A negative TOML integer.
+    #[error("a size cannot be negative")]
+    Negative,
+    /// More bytes than fit in 64 bits.
+    #[error("too large")]
+    Overflow,
+}
+
+/// Parse a size: a number (decimals allowed, e.g. `1.5GB`), optional
+/// whitespace, and a unit, `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or
+/// `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024), case-insensitive. A bare
+/// number is bytes. Fractions of a byte are truncated.
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(SizeError::Empty);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = (&text[..split], text[split..].trim_start());
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+        return Err(SizeError::BadNumber);
+    }
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(SizeError::UnknownUnit(unit.to_string())),
+    };
+    // Only digits are left, so a parse failure is an overflow.
+    let whole: u64 = whole.parse().map_err(|_| SizeError::Overflow)?;
+    let mut bytes = whole.checked_mul(multiplier).ok_or(SizeError::Overflow)?;
+    // The fraction in integer arithmetic, so `0.1GB` is exactly 100_000_000
+    // rather than a float rounded near it. Digits past the 18th cannot move
+    // the result by a byte (the largest unit is 2^40), so they are dropped,
+    // which also keeps `10^len` inside a u128.
+    let fraction = &fraction[..fraction.len().min(18)];
+    if !fraction.is_empty() {
+        let numerator: u128 = fraction.parse().map_err(|_| SizeError::BadNumber)?;
+        let part = numerator * u128::from(multiplier) / 10u128.pow(fraction.len() as u32);
+        // `part < multiplier`, so it fits in a u64.
+        bytes = bytes.checked_add(part as u64).ok_or(SizeError::Overflow)?;
+    }
+    Ok(bytes)
+}
+
+/// What `[rules]` may set a rule to.
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, strum::Display, strum::EnumString,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum RuleLevel {
+    /// Report as an error.
+    Error,
+    /// Report as a warning.
+    Warning,
+    /// Report as info (never fails the gate).
+    Info,
+    /// Drop the rule's findings entirely.
+    Off,
+}
+
+impl RuleLevel {
+    /// The severity findings get, or `None` for [`RuleLevel::Off`].
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            RuleLevel::Error => Some(Severity::Error),
+            RuleLevel::Warning => Some(Severity::Warning),
+            RuleLevel::Info => Some(Severity::Info),
+            RuleLevel::Off => None,
+        }
+    }
+}
+
+/// One `[[ignore]]` entry, validated: at least one of `rule` and `path`, and a reason.
+#[derive(Clone, Debug)]
+pub struct Ignore {
+    /// Only findings of this rule, when set.
+    pub rule: Option<Code>,
+    /// Only findings whose path matches this glob, when set (the pattern as written).
+    pub path: Option<String>,
+    /// Why it is safe; copied into [`Suppression::reason`].
+    pub reason: String,
+    /// Where the entry starts in the config file.
+    pub at: Position,
+    matcher: Option<GlobMatcher>,
+}
+
+impl Ignore {
+    /// True when this entry covers `finding`: its rule (if set) is the
+    /// finding's and its glob (if set) matches the finding's path.
+    pub fn matches(&self, finding: &Finding) -> bool {
+        self.rule.is_none_or(|rule| rule == finding.code)
+            && self
+                .matcher
+                .as_ref()
+                .is_none_or(|m| m.is_match(&finding.location.path))
+    }
+}
+
+/// An `[[ignore]]` that matched no finding; the caller warns about it on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnmatchedIgnore {
+    /// Where the entry starts in the config file.
+    pub at: Position,
+    /// Its `rule`, if set.
+    pub rule: Option<Code>,
+    /// Its `path` glob, if set.
+    pub path: Option<String>,
+}
+
+impl fmt::Display for UnmatchedIgnore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: [[ignore]]", self.at)?;
+        if let Some(rule) = self.rule {
+            write!(f, " for rule `{rule}`")?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, " at path `{path}`")?;
+        }
+        write!(f, " matched no finding")
+    }
+}
+
+/// Size budgets from `[budget]`, in bytes; `None` when not set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Total uncompressed size of the merged filesystem.
+    pub total: Option<u64>,
+    /// Uncompressed size of any single layer.
+    pub layer: Option<u64>,
+    /// Waste: bytes of regular files in all layers minus those in the merged result.
+    pub waste: Option<u64>,
+}
+
+/// A loaded and validated `imgaudit.toml`. [`Config::default`] is what
+/// applies when there is no file: gate on errors, no overrides, no ignores,
+/// no budgets.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The gate: [`Config::gate`] fails on active findings at least this severe.
+    pub fail_on: Severity,
+    /// Per-rule overrides from `[rules]`.
+    pub rules: BTreeMap<Code, RuleLevel>,
+    /// `[[ignore]]` entries, in file order.
+    pub ignores: Vec<Ignore>,
+    /// `[budget]`.
+    pub budget: Budget,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            fail_on: Severity::Error,
+            rules: BTreeMap::new(),
+            ignores: Vec::new(),
+            budget: Budget::default(),
+        }
+    }
+}
+
+// The raw, spanned shape of the file. `deny_unknown_fields` makes `toml`
+// report unknown keys with their span; everything semantic (severity words,
+// rule ids, globs, sizes) is checked afterwards in `validate`, where the spans
+// let every error point at the exact value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    fail_on: Option<Spanned<String>>,
+    #[serde(default)]
+    rules: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    ignore: Vec<Spanned<RawIgnore>>,
+    #[serde(default)]
+    budget: RawBudget,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIgnore {
+    rule: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    reason: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    total: Option<Spanned<toml::Value>>,
+    layer: Option<Spanned<toml::Value>>,
+    waste: Option<Spanned<toml::Value>>,
+}
+
+const FAIL_ON_WORDS: &str = "`error`, `warning`";
+const RULE_LEVEL_WORDS: &str = "`error`, `warning`, `info`, `off`";
+
+impl Config {
+    /// Read and validate the config file at `path`. Errors name `path` as written.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_str(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate config `text`; `origin` names it in errors (usually the path).
+    pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let at = |span: Range<usize>| Position::from_offset(origin, text, span.start);
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
+            at: at(e.span().unwrap_or(0..0)),
+            // `toml` messages can span lines ("invalid string\nexpected ..."):
+            // keep the error on one line.
+            message: e.message().trim().lines().collect::<Vec<_>>().join(", "),
+        })?;
+
+        let mut config = Config::default();
+        if let Some(fail_on) = raw.fail_on {
+            config.fail_on = match fail_on.get_ref().as_str() {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                other => {
+                    return Err(ConfigError::BadSeverity {
+                        at: at(fail_on.span()),
+                        key: "fail-on".into(),
+                        value: other.into(),
+                        expected: FAIL_ON_WORDS,
+                    })
+                }
+            };
+        }
+
+        // BTreeMap iteration is by key text, not by position; sort by span so
+        // the first error reported is the first one in the file.
+        let mut rules: Vec<_> = raw.rules.into_iter().collect();
+        rules.sort_by_key(|(key, _)| key.span().start);
+        for (key, value) in rules {
+            let code =
+                parse_code(key.get_ref()).map_err(|suggestion| ConfigError::UnknownRule {
+                    at: at(key.span()),
+                    rule: key.get_ref().clone(),
+                    table: "[rules]",
+                    suggestion,
+                })?;
+            let level =
+                value
+                    .get_ref()
+                    .parse::<RuleLevel>()
+                    .map_err(|_| ConfigError::BadSeverity {
+                        at: at(value.span()),
+                        key: key.get_ref().clone(),
+                        value: value.get_ref().clone(),
+                        expected: RULE_LEVEL_WORDS,
+                    })?;
+            config.rules.insert(code, level);
+        }
+
+        for entry in raw.ignore {
+            let entry_at = at(entry.span());
+            let raw = entry.into_inner();
+            let rule = match raw.rule {
+                None => None,
+                Some(rule) => Some(parse_code(rule.get_ref()).map_err(|suggestion| {
+                    ConfigError::UnknownRule {
+                        at: at(rule.span()),
+                        rule: rule.get_ref().clone(),
+                        table: "[[ignore]]",
+                        suggestion,
+                    }
+                })?),
+            };
+            let (path, matcher) = match raw.path {
+                None => (None, None),
+                Some(path) => {
+                    let matcher = compile_glob(path.get_ref(), at(path.span()))?;
+                    (Some(path.into_inner()), Some(matcher))
+                }
+            };
+            if rule.is_none() && path.is_none() {
+                return Err(ConfigError::IgnoreWithoutTarget { at: entry_at });
+            }
+            let reason = match raw.reason {
+                None => return Err(ConfigError::MissingReason { at: entry_at }),
+                Some(reason) if reason.get_ref().trim().is_empty() => {
+                    return Err(ConfigError::MissingReason {
+                        at: at(reason.span()),
+                    })
+                }
+                Some(reason) => reason.into_inner(),
+            };
+            config.ignores.push(Ignore {
+                rule,
+                path,
+                reason,
+                at: entry_at,
+                matcher,
+            });
+        }
+
+        let size = |key: &'static str, value: Option<Spanned<toml::Value>>| match value {
+            None => Ok(None),
+            Some(value) => {
+                let bad = |source| ConfigError::BadSize {
+                    at: at(value.span()),
+                    key,
+                    value: match value.get_ref() {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    source,
+                };
+                match value.get_ref() {
+                    toml::Value::String(s) => parse_size(s).map(Some).map_err(bad),
+                    toml::Value::Integer(n) => u64::try_from(*n)
+                        .map(Some)
+                        .map_err(|_| bad(SizeError::Negative)),
+                    _ => Err(bad(SizeError::BadNumber)),
+                }
+            }
+        };
+        config.budget = Budget {
+            total: size("total", raw.budget.total)?,
+            layer: size("layer", raw.budget.layer)?,
+            waste: size("waste", raw.budget.waste)?,
+        };
+        Ok(config)
+    }
+
+    /// `imgaudit.toml` in `cwd`, if there is one (only that directory, no walking up).
+    pub fn default_path_lookup(cwd: &Path) -> Option<PathBuf> {
+        let path = cwd.join(FILE_NAME);
+        path.is_file().then_some(path)
+    }
+
+    /// The level `code` reports at: its `[rules]` override, else its default severity.
+    pub fn level(&self, code: Code) -> RuleLevel {
+        self.rules
+            .get(&code)
+            .copied()
+            .unwrap_or(match code.default_severity() {
+                Severity::Error => RuleLevel::Error,
+                Severity::Warning => RuleLevel::Warning,
+                Severity::Info => RuleLevel::Info,
+            })
+    }
+
+    /// Apply the config to `findings`, in place:
+    ///
+    /// 1. `[rules]` overrides set each finding's severity; `off` removes the
+    ///    finding entirely (it is in no report and counts nowhere).
+    /// 2. `[[ignore]]` entries mark the findings they match as suppressed with
+    ///    the entry's reason. Suppressed findings stay in the list (every
+    ///    report shows them as such) but do not count for [`Config::gate`].
+    ///    When several entries match, the first in file order gives the reason;
+    ///    all of them count as matched. A finding already suppressed keeps its
+    ///    suppression.
+    ///
+    /// Returns the ignores that matched no remaining finding, in file order;
+    /// an ignore that only matched findings of a rule set to `off` is among
+    /// them, since it no longer does anything.
+    ///
+    /// Glob semantics: `path` is matched against the whole of
+    /// `finding.location.path` (absolute, `/`-separated) with
+    /// `literal_separator(false)`, so `*` and `?` match `/` too and
+    /// `/usr/bin/*` covers `/usr/bin/sub/tool`.
+    pub fn apply(&self, findings: &mut Vec<Finding>) -> Vec<UnmatchedIgnore> {
+        findings.retain_mut(|finding| match self.rules.get(&finding.code) {
+            None => true,
+            Some(level) => match level.severity() {
+                Some(severity) => {
+                    finding.severity = severity;
+                    true
+                }
+                None => false,
+            },
+        });
+
+        let mut matched = vec![false; self.ignores.len()];
+        for finding in findings.iter_mut() {
+            for (i, ignore) in self.ignores.iter().enumerate() {
+                if !ignore.matches(finding) {
+                    continue;
+                }
+                matched[i] = true;
+                if finding.suppressed.is_none() {
+                    finding.suppressed = Some(Suppression {
+                        reason: ignore.reason.clone(),
+                    });
+                }
+            }
+        }
+
+        self.ignores
+            .iter()
+            .zip(matched)
+            .filter(|(_, matched)| !matched)
+            .map(|(ignore, _)| UnmatchedIgnore {
+                at: ignore.at.clone(),
+                rule: ignore.rule,
+                path: ignore.path.clone(),
+            })
+            .collect()
+    }
+
+    /// The gate: true when any active (unsuppressed) finding is at least
+    /// [`Config::fail_on`]. Call after [`Config::apply`].
+    pub fn gate(&self, findings: &[Finding]) -> bool {
+        findings
+            .iter()
+            .any(|f| f.is_active() && f.severity >= self.fail_on)
+    }
+}
+
+/// A rule id, or the closest known one (by edit distance) as a suggestion.
+fn parse_code(text: &str) -> Result<Code, Option<Code>> {
+    use strum::IntoEnumIterator;
+    text.parse::<Code>().map_err(|_| {
+        Code::iter()
+            .map(|code| (edit_distance(text, code.as_str()), code))
+            .filter(|(distance, _)| *distance <= 3)
+            .min()
+            .map(|(_, code)| code)
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+fn compile_glob(pattern: &str, at: Position) -> Result<GlobMatcher, ConfigError> {
+    if pattern.is_empty() {
+        return Err(ConfigError::BadGlob {
+            at,
+            glob: String::new(),
+            reason: "the pattern is empty".into(),
+        });
+    }
+    // Image paths are absolute, so a pattern that starts with a literal path
+    // component can never match. Saying so beats a silent "matched no finding".
+    if !pattern.starts_with(['/', '*', '?', '[', '{']) {
+        return Err(ConfigError::RelativeGlob {
+            at,
+            glob: pattern.to_string(),
+        });
+    }
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|glob| glob.compile_matcher())
+        .map_err(|e| ConfigError::BadGlob {
+            at,
+            glob: pattern.to_string(),
+            reason: e.kind().to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(text, "imgaudit.toml")
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn valid_configs() {
+        let cases: &[(&str, &str)] = &[
+            // The empty file is the default config.
+            ("", "fail_on=error rules={} ignores=0 budget=None/None/None"),
+            // Comments only.
+            ("# nothing\n", "fail_on=error rules={} ignores=0 budget=None/None/None"),
+            // fail-on warning.
+            ("fail-on = \"warning\"\n", "fail_on=warning rules={} ignores=0 budget=None/None/None"),
+            // Every rule level, including `off`.
+            (
+                "[rules]\nrecord-mismatch = \"warning\"\nshim-missing = \"off\"\nmetadata-malformed = \"error\"\ndependency-conflict = \"info\"\n",
+                "fail_on=error rules={ShimMissing: Off, RecordMismatch: Warning, MetadataMalformed: Error, DependencyConflict: Info} ignores=0 budget=None/None/None",
+            ),
+            // Ignore by rule only, by path only, by both; inline-table array form too.
+            (
+                "[[ignore]]\nrule = \"shim-missing\"\nreason = \"r1\"\n[[ignore]]\npath = \"/usr/bin/*\"\nreason = \"r2\"\n[[ignore]]\nrule = \"record-mismatch\"\npath = \"**/site-packages/**\"\nreason = \"r3\"\n",
+                "fail_on=error rules={} ignores=3 budget=None/None/None",
+            ),
+            ("ignore = [{ rule = \"shim-missing\", reason = \"r\" }]\n", "fail_on=error rules={} ignores=1 budget=None/None/None"),
+            // Sizes: decimal units, binary units, bare integers, spaces, lower case.
+            (
+                "[budget]\ntotal = \"500MB\"\nlayer = \"1.5 GiB\"\nwaste = 1024\n",
+                "fail_on=error rules={} ignores=0 budget=Some(500000000)/Some(1610612736)/Some(1024)",
+            ),
+            ("[budget]\nwaste = \"50kib\"\n", "fail_on=error rules={} ignores=0 budget=None/None/Some(51200)"),
+        ];
+        for (text, expected) in cases {
+            let config = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let got = format!(
+                "fail_on={} rules={:?} ignores={} budget={:?}/{:?}/{:?}",
+                config.fail_on,
+                config.rules,
+                config.ignores.len(),
+                config.budget.total,
+                config.budget.layer,
+                config.budget.waste
+            );
+            assert_eq!(&got, expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_configs() {
+        let cases: &[(&str, &str)] = &[
+            // TOML syntax error: reported with toml's message, kept on one line.
+            (
+                "fail-on = \n",
+                "imgaudit.toml:1:11: invalid string, expected `\"`, `'`",
+            ),
+            // Unknown top-level key (deny_unknown_fields keeps the span).
+            (
+                "fail-on = \"error\"\nfail_on = \"warning\"\n",
+                "imgaudit.toml:2:1: unknown field `fail_on`, expected one of `fail-on`, `rules`, `ignore`, `budget`",
+            ),
+            // Unknown key inside an [[ignore]].
+            (
+                "[[ignore]]\nrule = \"shim-missing\"\nreasons = \"typo\"\n",
+                "imgaudit.toml:3:1: unknown field `reasons`, expected one of `rule`, `path`, `reason`",
+            ),
+            // Unknown key inside [budget].
+            (
+                "[budget]\nwasted = \"1MB\"\n",
+                "imgaudit.toml:2:1: unknown field `wasted`, expected one of `total`, `layer`, `waste`",
+            ),
+            // Wrong value type for a rule.
+            (
+                "[rules]\nrecord-mismatch = 1\n",
+                "imgaudit.toml:2:19: invalid type: integer `1`, expected a string",
+            ),
+            // Bad fail-on word (`info` is not a gate level).
+            (
+                "fail-on = \"info\"\n",
+                "imgaudit.toml:1:11: unknown severity `info` for `fail-on`, expected one of `error`, `warning`",
+            ),
+            // Bad rule level word.
+            (
+                "[rules]\nrecord-mismatch = \"warn\"\n",
+                "imgaudit.toml:2:19: unknown severity `warn` for `record-mismatch`, expected one of `error`, `warning`, `info`, `off`",
+            ),
+            // Unknown rule id, with a suggestion; the first bad key in the file wins.
+            (
+                "# c\n[rules]\nshim-missing = \"off\"\n\n\n\nrecord-mismatched = \"warning\"\nzzz = \"off\"\n",
+                "imgaudit.toml:7:1: unknown rule `record-mismatched` in [rules], did you mean `record-mismatch`?",
+            ),
+            // Unknown rule id with nothing close: no suggestion.
+            (
+                "[rules]\nleftpad = \"off\"\n",
+                "imgaudit.toml:2:1: unknown rule `leftpad` in [rules]",
+            ),
+            // A top-level key after [rules] lands in [rules]: say so.
+            (
+                "[rules]\nfail-on = \"warning\"\n",
+                "imgaudit.toml:2:1: unknown rule `fail-on` in [rules] (top-level keys such as `fail-on` must come before the first [table])",
+            ),
+            // Unknown rule id in an ignore points at the value.
+            (
+                "[[ignore]]\nrule = \"shim-mising\"\nreason = \"r\"\n",
+                "imgaudit.toml:2:8: unknown rule `shim-mising` in [[ignore]], did you mean `shim-missing`?",
+            ),
+            // Bad glob: globset's reason.
+            (
+                "[[ignore]]\npath = \"/usr/{bin\"\nreason = \"r\"\n",
+                "imgaudit.toml:2:8: invalid glob `/usr/{bin` in [[ignore]]: unclosed alternate group; missing '}' (maybe escape '{' with '[{]'?)",
+            ),
+            // Empty glob.
+            (
+                "[[ignore]]\npath = \"\"\nreason = \"r\"\n",
+                "imgaudit.toml:2:8: invalid glob `` in [[ignore]]: the pattern is empty",
+            ),
+            // Relative glob can never match an absolute image path.
+            (
+                "[[ignore]]\npath = \"usr/bin/*\"\nreason = \"r\"\n",
+                "imgaudit.toml:2:8: glob `usr/bin/*` in [[ignore]] can never match: image paths are absolute, start it with `/` or `**/`",
+            ),
+            // An ignore with neither rule nor path points at its header.
+            (
+                "fail-on = \"error\"\n\n[[ignore]]\nreason = \"everything\"\n",
+                "imgaudit.toml:3:1: [[ignore]] needs `rule`, `path` or both",
+            ),
+            // Missing reason points at the second entry's header.
+            (
+                "[[ignore]]\nrule = \"shim-missing\"\nreason = \"r\"\n[[ignore]]\nrule = \"record-mismatch\"\n",
+                "imgaudit.toml:4:1: [[ignore]] needs a non-empty `reason` saying why the finding is safe to ignore",
+            ),
+            // A blank reason is no reason; points at the value.
+            (
+                "[[ignore]]\nrule = \"shim-missing\"\nreason = \"  \"\n",
+                "imgaudit.toml:3:10: [[ignore]] needs a non-empty `reason` saying why the finding is safe to ignore",
+            ),
+            // Unknown size unit.
+            (
+                "[budget]\ntotal = \"500 megs\"\n",
+                "imgaudit.toml:2:9: invalid size `500 megs` for `budget.total`: unknown unit `megs`, expected one of `B`, `KB`, `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`",
+            ),
+            // No number.
+            (
+                "[budget]\nlayer = \"MB\"\n",
+                "imgaudit.toml:2:9: invalid size `MB` for `budget.layer`: expected a number followed by a unit such as `MB` or `GiB`",
+            ),
+            // Negative integer.
+            (
+                "[budget]\nwaste = -1\n",
+                "imgaudit.toml:2:9: invalid size `-1` for `budget.waste`: a size cannot be negative",
+            ),
+            // Overflow.
+            (
+                "[budget]\ntotal = \"99999999999TiB\"\n",
+                "imgaudit.toml:2:9: invalid size `99999999999TiB` for `budget.total`: too large",
+            ),
+            // Hostile value: non-ASCII before the error, columns count characters.
+            (
+                "[[ignore]]\nreason = \"naïve ☃\"\nrule = \"bogus\"\n",
+                "imgaudit.toml:3:8: unknown rule `bogus` in [[ignore]]",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&err(text), expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("imgaudit-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, "[rules]\nnope = \"off\"\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("{}:2:1: unknown rule `nope` in [rules]", path.display())
+        );
+        assert_eq!(Config::default_path_lookup(&dir), Some(path.clone()));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(Config::default_path_lookup(&dir), None);
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}: could not read config: ", path.display())),
+            "{e}"
+        );
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn testdata_configs() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/config");
+        // The scratch harness may not have the directory; the real crate does.
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let result = Config::load(&path);
+            if name.starts_with("valid-") {
+                result.unwrap_or_else(|e| panic!("{name}: {e}"));
+            } else if name.starts_with("invalid-") {
+                let e = result.err().unwrap_or_else(|| panic!("{name} parsed"));
+                let expected_path = path.with_extension("err");
+                let expected = std::fs::read_to_string(&expected_path).unwrap();
+                let got = e.to_string().replace(&path.display().to_string(), "[FILE]");
+                assert_eq!(got, expected.trim_end(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Result<u64, SizeError>)] = &[
+            ("0", Ok(0)),
+            ("1", Ok(1)),
+            ("1B", Ok(1)),
+            ("1KB", Ok(1_000)),
+            ("1KiB", Ok(1_024)),
+            ("500MB", Ok(500_000_000)),
+            ("500MiB", Ok(500 << 20)),
+            ("2GB", Ok(2_000_000_000)),
+            ("2 GiB", Ok(2 << 30)),
+            ("1TB", Ok(1_000_000_000_000)),
+            ("0.1GB", Ok(100_000_000)),
+            ("1.5KiB", Ok(1_536)),
+            // Sub-byte fractions truncate.
+            ("1.999B", Ok(1)),
+            ("0.0015KB", Ok(1)),
+            ("  7mb ", Ok(7_000_000)),
+            ("", Err(SizeError::Empty)),
+            (".5MB", Err(SizeError::BadNumber)),
+            ("1.2.3MB", Err(SizeError::BadNumber)),
+            ("-1MB", Err(SizeError::BadNumber)),
+            ("5 PB", Err(SizeError::UnknownUnit("PB".into()))),
+            ("18446744073709551616", Err(SizeError::Overflow)),
+            ("20000000TB", Err(SizeError::Overflow)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&parse_size(text), expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn starter_parses_and_lists_every_rule() {
+        // As written: everything is commented out, so it is the default config.
+        let config = parse(STARTER).unwrap();
+        assert_eq!(config.fail_on, Severity::Error);
+        assert!(config.rules.is_empty() && config.ignores.is_empty());
+
+        // Uncommented: every example line must parse too.
+        let uncommented: String = STARTER
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) => rest,
+                None => line,
+            })
+            .fold(String::new(), |acc, line| acc + line + "\n");
+        let config = parse(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        // The rule list is complete and shows the default severities.
+        for code in Code::iter() {
+            assert_eq!(config.rules.get(&code), Some(&config.level(code)), "{code}");
+            assert_eq!(
+                config.level(code).severity(),
+                Some(code.default_severity()),
+                "{code}"
+            );
+        }
+        assert_eq!(config.rules.len(), Code::iter().count());
+        assert_eq!(config.ignores.len(), 1);
+        assert_eq!(
+            config.budget,
+            Budget {
+                total: Some(500_000_000),
+                layer: Some(200_000_000),
+                waste: Some(50_000_000),
+            }
+        );
+    }
+
+    fn findings() -> Vec<Finding> {
+        vec![
+            Finding::new(Code::EntryPointWithoutMetadata, "/usr/bin/chardetect", "m1"),
+            Finding::new(Code::EntryPointWithoutMetadata, "/opt/venv/bin/tool", "m2"),
+            Finding::new(
+                Code::RecordMismatch,
+                "/usr/lib/python3/dist-packages/a.py",
+                "m3",
+            ),
+            Finding::new(Code::ShimMissing, "/opt/venv/bin/gone", "m4"),
+            Finding::new(Code::MetadataMalformed, "/usr/bin/sub/x", "m5"),
+        ]
+    }
+
+    fn summary(findings: &[Finding]) -> Vec<String> {
+        findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {}{}",
+                    f.code,
+                    f.severity,
+                    f.location.path,
+                    f.suppressed
+                        .as_ref()
+                        .map(|s| format!(" (suppressed: {})", s.reason))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn apply_severity_overrides_and_off() {
+        let config = parse("[rules]\nshim-missing = \"off\"\nrecord-mismatch = \"warning\"\nmetadata-malformed = \"error\"\n").unwrap();
+        let mut list = findings();
+        let unmatched = config.apply(&mut list);
+        assert!(unmatched.is_empty());
+        assert_eq!(
+            summary(&list),
+            [
+                "entry-point-without-metadata error /usr/bin/chardetect",
+                "entry-point-without-metadata error /opt/venv/bin/tool",
+                "record-mismatch warning /usr/lib/python3/dist-packages/a.py",
+                "metadata-malformed error /usr/bin/sub/x",
+            ]
+        );
+    }
+
+    #[test]
+    fn apply_ignores_by_rule_path_and_both() {
+        let config = parse(
+            r#"
+[[ignore]]  # by rule
+rule = "record-mismatch"
+reason = "patched on purpose"
+[[ignore]]  # by path glob; `*` crosses `/`
+path = "/usr/bin/*"
+reason = "debian"
+[[ignore]]  # by rule and path: only the venv launcher
+rule = "entry-point-without-metadata"
+path = "/opt/venv/**"
+reason = "vendored"
+[[ignore]]  # by rule and path, path does not match: unmatched
+rule = "shim-missing"
+path = "/usr/**"
+reason = "never"
+"#,
+        )
+        .unwrap();
+        let mut list = findings();
+        let unmatched = config.apply(&mut list);
+        assert_eq!(
+            summary(&list),
+            [
+                "entry-point-without-metadata error /usr/bin/chardetect (suppressed: debian)",
+                "entry-point-without-metadata error /opt/venv/bin/tool (suppressed: vendored)",
+                "record-mismatch error /usr/lib/python3/dist-packages/a.py (suppressed: patched on purpose)",
+                "shim-missing error /opt/venv/bin/gone",
+                "metadata-malformed warning /usr/bin/sub/x (suppressed: debian)",
+            ]
+        );
+        assert_eq!(unmatched.len(), 1);
+        assert_eq!(
+            unmatched[0].to_string(),
+            "imgaudit.toml:12:1: [[ignore]] for rule `shim-missing` at path `/usr/**` matched no finding"
+        );
+        // The active shim-missing error still fails the default gate...
+        assert!(config.gate(&list));
+        // ...and nothing fails once it is gone.
+        list.retain(|f| f.code != Code::ShimMissing);
+        assert!(!config.gate(&list));
+    }
+
+    #[test]
+    fn apply_first_ignore_gives_the_reason_and_off_findings_leave_ignores_unmatched() {
+        let config = parse(
+            r#"
+[rules]
+shim-missing = "off"
+[[ignore]]
+path = "/usr/**"
+reason = "first"
+[[ignore]]
+rule = "record-mismatch"
+reason = "second"
+[[ignore]]
+rule = "shim-missing"
+reason = "rule is off anyway"
+"#,
+        )
+        .unwrap();
+        let mut list = findings();
+        let unmatched = config.apply(&mut list);
+        assert_eq!(
+            list[2].suppressed.as_ref().map(|s| s.reason.as_str()),
+            Some("first")
+        );
+        let unmatched: Vec<_> = unmatched.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            unmatched,
+            ["imgaudit.toml:10:1: [[ignore]] for rule `shim-missing` matched no finding"]
+        );
+    }
+
+    #[test]
+    fn gate_levels() {
+        let warning = Finding::new(Code::MetadataMalformed, "/a", "w");
+        let info = {
+            let mut f = Finding::new(Code::RecordMismatch, "/b", "i");
+            f.severity = Severity::Info;
+            f
+        };
+        let mut suppressed_error = Finding::new(Code::RecordMismatch, "/c", "e");
+        suppressed_error.suppressed = Some(Suppression { reason: "r".into() });
+
+        let on_error = Config::default();
+        let on_warning = parse("fail-on = \"warning\"").unwrap();
+        // Nothing: pass.
+        assert!(!on_error.gate(&[]));
+        // A suppressed error never fails.
+        assert!(!on_error.gate(std::slice::from_ref(&suppressed_error)));
+        assert!(!on_warning.gate(std::slice::from_ref(&suppressed_error)));
+        // A warning fails only `fail-on = "warning"`.
+        assert!(!on_error.gate(std::slice::from_ref(&warning)));
+        assert!(on_warning.gate(std::slice::from_ref(&warning)));
+        // Info never fails.
+        assert!(!on_warning.gate(std::slice::from_ref(&info)));
+        // An active error fails both.
+        let error = Finding::new(Code::RecordMismatch, "/d", "e");
+        assert!(on_error.gate(std::slice::from_ref(&error)));
+        assert!(on_warning.gate(&[error]));
+    }
+
+    #[test]
+    fn position_counts_lines_and_characters() {
+        let text = "ab\nçd☃x\n";
+        assert_eq!(Position::from_offset("f", text, 0).to_string(), "f:1:1");
+        assert_eq!(Position::from_offset("f", text, 3).to_string(), "f:2:1");
+        // `ç` is 2 bytes and `☃` 3: byte 9 is `x`, the 4th character.
+        assert_eq!(Position::from_offset("f", text, 9).to_string(), "f:2:4");
+        // Past the end and inside a character are clamped, not a panic.
+        assert_eq!(Position::from_offset("f", text, 99).to_string(), "f:3:1");
+        assert_eq!(Position::from_offset("f", text, 4).to_string(), "f:2:1");
+    }
+}

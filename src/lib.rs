@@ -18,10 +18,12 @@
 pub mod audit;
 pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod finding;
 pub mod image;
 pub mod layer;
 pub mod overlay;
 pub mod python;
+pub mod report;
 pub mod source;
 pub mod tree;

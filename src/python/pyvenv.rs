@@ -79,7 +79,7 @@ impl PyvenvCfg {
 /// `site.py` starts from `system_site = "true"` and compares
 /// `value.lower() == "true"`.
 fn system_site(value: Option<&String>) -> bool {
-    value.map_or(true, |value| value.eq_ignore_ascii_case("true"))
+    value.is_none_or(|value| value.eq_ignore_ascii_case("true"))
 }
 
 /// The leading `digits(.digits)*` of a version string, at most three components:
