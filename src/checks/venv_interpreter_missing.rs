@@ -48,14 +48,20 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 .field("home", h.as_str())
                 .note(format!("`pyvenv.cfg` says `home = {h}`"));
         }
-        let base = target.as_deref().map(|t| {
-            if t.starts_with('/') {
-                t.to_string()
-            } else {
-                format!("{}/bin/{t}", env.root)
-            }
-        });
-        if let Some(layer) = base.as_deref().and_then(|b| cx.removed_by(b)) {
+        // Follow the symlink chain to the first link whose target is gone.
+        let mut chain = vec![python.clone()];
+        let mut cur = python.clone();
+        for _ in 0..crate::tree::MAX_HOPS {
+            let Ok(r) = cx.tree.lstat(&cur) else { break };
+            let Some(link) = cx.tree.node(r.id).link.as_deref() else { break };
+            let dir = r.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            cur = if link.starts_with('/') { link.to_string() } else { format!("{dir}/{link}") };
+            chain.push(cur.clone());
+        }
+        if chain.len() > 1 {
+            f = f.note(format!("symlink chain: {}", chain.join(" -> ")));
+        }
+        if let Some(layer) = cx.removed_by(&cur) {
             f = f.note(format!(
                 "the base interpreter was deleted by {}",
                 cx.layer_label(layer)
