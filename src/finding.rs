@@ -3,7 +3,8 @@
 //! A defect *in the image* is a [`Finding`]; a defect *in the input* (a corrupt
 //! tarball, a bad config) is an error and never appears here. Severity
 //! overrides and ignores from the config are applied in exactly one place,
-//! [`Sink::push`], so checks never need to know about configuration.
+//! [`crate::config::Config::apply`], so checks never need to know about
+//! configuration.
 
 use serde::Serialize;
 
@@ -116,6 +117,15 @@ impl Finding {
 
     /// Builder: add a rule-specific structured field.
     pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Finding {
+        // Fields are flattened into the JSON object: never shadow a core key.
+        debug_assert!(
+            ![
+                "rule", "severity", "message", "path", "layer", "created_by", "env", "notes",
+                "suppressed"
+            ]
+            .contains(&key),
+            "rule field `{key}` collides with a core finding key"
+        );
         self.fields.insert(key.to_string(), value.into());
         self
     }

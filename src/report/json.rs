@@ -136,4 +136,66 @@ mod tests {
         assert!(budget.get("env").is_none());
         assert!(budget.get("suppressed").is_none());
     }
+
+    /// Every key the report can contain is documented in `docs/report-json.md`,
+    /// and the example there is valid JSON of the current schema version.
+    #[test]
+    fn docs_cover_every_key() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report-json.md");
+        let docs = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+
+        fn keys(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        out.push(key.clone());
+                        // Findings' extra keys are rule-specific, documented per rule.
+                        if key != "findings" {
+                            keys(value, out);
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        keys(&parsed(), &mut all);
+        all.extend(
+            [
+                "rule",
+                "severity",
+                "message",
+                "path",
+                "layer",
+                "created_by",
+                "env",
+                "notes",
+                "suppressed",
+                "reason",
+            ]
+            .map(String::from),
+        );
+        for key in all {
+            // As `key` or, in a nested row, `parent[].key`.
+            assert!(
+                docs.contains(&format!("`{key}`")) || docs.contains(&format!(".{key}`")),
+                "`{key}` is not documented in {path}"
+            );
+        }
+
+        let example = docs
+            .split("```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/report-json.md has a ```json example");
+        let example: Value = serde_json::from_str(example).expect("the docs example parses");
+        assert_eq!(example["schema_version"], crate::report::SCHEMA_VERSION);
+        // The example has the same top-level shape as a real report.
+        let real = parsed();
+        assert_eq!(
+            example.as_object().unwrap().keys().collect::<Vec<_>>(),
+            real.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+    }
 }

@@ -21,6 +21,7 @@
 //! (<https://bixense.com/clicolors/>) conventions. This module writes no
 //! bytes itself and never looks at the terminal.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
@@ -185,6 +186,25 @@ pub fn summary_line(summary: &Summary, color: bool) -> String {
     format!("{} across {scope}", parts.join(", "))
 }
 
+/// Escape control characters (`\x1b`, `\n`, `\r`, …) so that a hostile file
+/// name in an image can neither recolour the terminal nor forge extra lines.
+fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -224,11 +244,11 @@ fn groups(report: &AuditReport) -> Vec<(String, Vec<&Finding>)> {
 }
 
 fn env_heading(root: &str, info: Option<&EnvironmentInfo>) -> String {
-    let mut heading = format!("environment {root}");
+    let mut heading = format!("environment {}", clean(root));
     if let Some(info) = info {
-        let _ = write!(heading, " ({}", info.kind);
+        let _ = write!(heading, " ({}", clean(&info.kind));
         if let Some(version) = &info.python_version {
-            let _ = write!(heading, ", Python {version}");
+            let _ = write!(heading, ", Python {}", clean(version));
         }
         heading.push(')');
     }
@@ -241,10 +261,10 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
         "{}[{}]: {}",
         paint.severity(finding.severity),
         paint.paint(BOLD, finding.code.as_str()),
-        finding.message
+        clean(&finding.message)
     );
     if let Some(suppression) = &finding.suppressed {
-        let _ = write!(out, " (suppressed: {})", suppression.reason);
+        let _ = write!(out, " (suppressed: {})", clean(&suppression.reason));
     }
     out.push('\n');
 
@@ -252,7 +272,7 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
         out,
         "  {} {}",
         paint.paint(BLUE, "-->"),
-        finding.location.path
+        clean(&finding.location.path)
     );
     match (finding.location.layer, &finding.location.created_by) {
         (Some(layer), Some(created_by)) => {
@@ -278,7 +298,7 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
         let indent = " ".repeat(format!("  = {label}: ").len());
         for (i, line) in text.lines().enumerate() {
             out.push_str(if i == 0 { &prefix } else { &indent });
-            out.push_str(line);
+            out.push_str(&clean(line));
             out.push('\n');
         }
     }
@@ -320,7 +340,7 @@ fn shorten_created_by(created_by: &str) -> String {
         owned = format!("RUN {}", rest.trim_start());
         text = &owned;
     }
-    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = clean(&text.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned();
     if collapsed.chars().count() <= CREATED_BY_WIDTH {
         return collapsed;
     }
@@ -573,6 +593,11 @@ error[record-missing-file]: 2 files listed in RECORD are absent
                 "RUN /bin/sh -c pip install aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd eeeeeeeeee",
                 "RUN pip install aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd…",
             ),
+            // Multi-line RUN steps (heredocs, `\` continuations) become one line.
+            (
+                "RUN /bin/sh -c set -e\n\tpip install x \\\n  y",
+                "RUN set -e pip install x \\ y",
+            ),
             // Multi-byte characters are cut on a character boundary.
             (&"é".repeat(80), &format!("{}…", "é".repeat(59))),
         ];
@@ -608,5 +633,35 @@ error[record-missing-file]: 2 files listed in RECORD are absent
         assert!(!use_color_with(true, env(&[("CLICOLOR", "0")])));
         assert!(!use_color_with(true, env(&[("TERM", "dumb")])));
         assert!(use_color_with(true, env(&[("TERM", "xterm-256color")])));
+    }
+
+    #[test]
+    fn hostile_names_cannot_inject_escapes_or_lines() {
+        let finding = Finding::new(
+            Code::ShimMissing,
+            "/opt/\x1b[31mevil\nerror[fake]: x",
+            "launcher `\x1b]0;title\x07` is missing",
+        )
+        .env("/opt/\x1b[2Jvenv")
+        .layer(1, Some("RUN /bin/sh -c touch \x1b[1m".into()))
+        .note("hint: remove \r`x`");
+        let report = crate::report::AuditReport::new(ImageInfo::default(), vec![], vec![finding]);
+        let got = render(&report, &TextOptions::default());
+        assert!(
+            !got.contains('\x1b') && !got.contains('\r') && !got.contains('\x07'),
+            "{got:?}"
+        );
+        assert_eq!(
+            got,
+            "\
+environment /opt/\\u{1b}[2Jvenv
+
+error[shim-missing]: launcher `\\u{1b}]0;title\\u{7}` is missing
+  --> /opt/\\u{1b}[31mevil\\nerror[fake]: x (layer 1: RUN touch \\u{1b}[1m)
+  = hint: remove \\r`x`
+
+1 error, 0 warnings, 0 suppressed across 0 environments, 0 launchers
+"
+        );
     }
 }
