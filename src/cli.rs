@@ -50,8 +50,30 @@ enum Command {
     Audit(AuditArgs),
     /// Print the merged filesystem of an image, one line per entry.
     Files(FilesArgs),
+    /// Where the bytes go: layers, waste counted right, slimming advice.
+    Size(SizeArgs),
     /// Write a commented starter `imgaudit.toml` in the current directory.
     Init(InitArgs),
+}
+
+#[derive(Args, Debug)]
+struct SizeArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
+    format: SizeFormat,
+    /// Colours in text output: auto (terminal, `NO_COLOR` respected), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    color: When,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+enum SizeFormat {
+    /// For people.
+    Text,
+    /// The versioned size report.
+    Json,
 }
 
 /// Options of the audit.
@@ -192,6 +214,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Files(args) => files(&args),
         Command::Audit(args) => audit(&args),
+        Command::Size(args) => size(&args),
         Command::Init(args) => init(&args),
     };
     match result {
@@ -336,11 +359,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         crate::audit::environment_info(&facts),
         findings,
     );
-    let color = match args.color {
-        When::Always => true,
-        When::Never => false,
-        When::Auto => report::text::use_color(io::stdout().is_terminal()),
-    };
+    let color = stdout_color(args.color);
     for target in &args.outputs {
         write_to_file(&report, target)?;
     }
@@ -373,5 +392,26 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(path, crate::config::STARTER)?;
     eprintln!("wrote imgaudit.toml");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stdout_color(when: When) -> bool {
+    match when {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => report::text::use_color(io::stdout().is_terminal()),
+    }
+}
+
+fn size(args: &SizeArgs) -> anyhow::Result<ExitCode> {
+    let image = args.image.open()?;
+    let report = crate::size::analyze(&image);
+    let body = match args.format {
+        SizeFormat::Text => crate::size::render_text(&report, stdout_color(args.color)),
+        SizeFormat::Json => crate::size::render_json(&report),
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(body.as_bytes())?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

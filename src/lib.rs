@@ -25,5 +25,6 @@ pub mod layer;
 pub mod overlay;
 pub mod python;
 pub mod report;
+pub mod size;
 pub mod source;
 pub mod tree;

@@ -1,6 +1,8 @@
 //! `record-missing-file`: files an installer recorded are absent. One
 //! finding per distribution, with the count and the list. Absent `.pyc`
 //! files are not reported (deleting `__pycache__` is legitimate slimming),
+//! nor package `tests/`, `docs/`, `examples/` and `*.md`/`*.rst` (the
+//! slimming `imgaudit size` advises),
 //! nor launchers of declared entry points (that is `shim-missing`, the
 //! cause).
 
@@ -10,6 +12,25 @@ use crate::python::record::{is_pyc, resolve_record_path};
 
 /// At most this many paths are listed in one finding.
 const MAX_LISTED: usize = 50;
+
+/// Files whose absence is legitimate slimming, the same set `imgaudit size`
+/// advises deleting: tests, docs and examples inside a package, and
+/// Markdown/reST files. (`.pyc` is handled by `is_pyc`.)
+fn is_slimming(path: &str) -> bool {
+    let Some((_, rest)) = path.split_once("-packages/") else {
+        return false;
+    };
+    if rest.ends_with(".md") || rest.ends_with(".rst") {
+        return true;
+    }
+    // `<package>/<dir>/…`, where <dir> is a test or doc dir of the package.
+    let mut comps = rest.split('/');
+    let _package = comps.next();
+    matches!(
+        comps.next(),
+        Some("tests" | "test" | "docs" | "doc" | "examples")
+    ) && comps.next().is_some()
+}
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
@@ -34,6 +55,9 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
                     continue;
                 };
+                if is_slimming(&path) {
+                    continue;
+                }
                 if scripts.iter().any(|s| path.ends_with(s.as_str())) {
                     continue;
                 }
@@ -73,6 +97,27 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 "hint: reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
                 d.name
             )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_slimming;
+
+    #[test]
+    fn slimming_paths() {
+        // (path, legitimately slimmed?)
+        let cases = [
+            ("/v/lib/python3.11/site-packages/pkg/tests/test_a.py", true), // package tests
+            ("/v/lib/python3.11/site-packages/pkg/docs/index.rst", true),  // package docs
+            ("/v/lib/python3.11/site-packages/pkg/README.md", true),       // markdown
+            ("/v/lib/python3.11/site-packages/pkg/core.py", false),        // code
+            ("/v/lib/python3.11/site-packages/tests/__init__.py", false), // a top-level `tests` package is code
+            ("/v/bin/tests", false),                                      // not in a site dir
+        ];
+        for (path, want) in cases {
+            assert_eq!(is_slimming(path), want, "{path}");
         }
     }
 }

@@ -53,9 +53,15 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
         let mut cur = python.clone();
         for _ in 0..crate::tree::MAX_HOPS {
             let Ok(r) = cx.tree.lstat(&cur) else { break };
-            let Some(link) = cx.tree.node(r.id).link.as_deref() else { break };
+            let Some(link) = cx.tree.node(r.id).link.as_deref() else {
+                break;
+            };
             let dir = r.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            cur = if link.starts_with('/') { link.to_string() } else { format!("{dir}/{link}") };
+            cur = if link.starts_with('/') {
+                link.to_string()
+            } else {
+                format!("{dir}/{link}")
+            };
             chain.push(cur.clone());
         }
         if chain.len() > 1 {

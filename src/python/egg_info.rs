@@ -124,7 +124,6 @@ mod tests {
                 &[
                     "PySocks!=1.5.7,>=1.5.6; extra == \"socks\"",
                     "chardet<6,>=3.0.2; extra == \"use_chardet_on_py3\"",
-                    "pytest>=3.0.0; extra == \"test\"",
                 ],
             ),
             // A leading blank line then one `[test]` section.

@@ -371,7 +371,7 @@ mod tests {
             match expected {
                 Some(expected) => {
                     assert_eq!(eps.errors, [], "{what}");
-                    assert_eq!(eps.group("g"), [expected.clone()], "{what}");
+                    assert_eq!(eps.group("g"), std::slice::from_ref(expected), "{what}");
                 }
                 None => {
                     assert_eq!(eps.group("g"), [], "{what}");

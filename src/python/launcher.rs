@@ -747,7 +747,7 @@ mod tests {
             (
                 "setuptools65-easy-install-tiny",
                 tiny_legacy(
-                    "/tmp/legacy/bin/python",
+                    "/tmp/legacy/bin/python3",
                     "tiny",
                     "console_scripts",
                     LegacyFlavor::ImportlibMetadata,
@@ -793,7 +793,9 @@ mod tests {
 
     #[test]
     fn shebang_table() {
-        let cases: &[(&[u8], Option<(&str, Option<&str>)>)] = &[
+        /// (input, Some((program, args)))
+        type Case<'a> = (&'a [u8], Option<(&'a str, Option<&'a str>)>);
+        let cases: &[Case] = &[
             // Plain.
             (b"#!/usr/bin/python3\n", Some(("/usr/bin/python3", None))),
             // Space after `#!` (Debian's virtualenv).

@@ -25,7 +25,8 @@ use std::str::FromStr;
 
 use pep440_rs::Version;
 use pep508_rs::{
-    MarkerEnvironment, MarkerEnvironmentBuilder, Pep508Error, Pep508Url, VersionOrUrl,
+    MarkerEnvironment, MarkerEnvironmentBuilder, Pep508Error, Pep508ErrorSource, Pep508Url,
+    VersionOrUrl,
 };
 use thiserror::Error;
 
@@ -68,10 +69,79 @@ pub struct RequirementError {
 /// choice.
 pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
     // pip strips first: a folded header may start with a newline.
-    Requirement::from_str(input.trim()).map_err(|source| RequirementError {
-        input: input.to_owned(),
-        source: Box::new(source),
-    })
+    let trimmed = input.trim();
+    check_pep508_rs_panics(trimmed)
+        .and_then(|()| Requirement::from_str(trimmed))
+        .map_err(|source| RequirementError {
+            input: input.to_owned(),
+            source: Box::new(source),
+        })
+}
+
+/// Rejects, before `pep508_rs` sees them, two kinds of input on which `pep508_rs`
+/// 0.9.2 panics instead of returning an error.
+///
+/// Non-ASCII text: its `Cursor::peek_while` counts characters but
+/// `Cursor::slice` takes bytes (`src/cursor.rs` line 40), so
+/// `colorama; platform_system == "Windows"é` slices inside a character. The PEP
+/// 508 grammar is ASCII-only (names, versions, marker names and operators; URLs
+/// are percent-encoded), so nothing valid is lost.
+///
+/// A name or extra that ends in `-`, `_` or `.`:
+/// `pep508_rs` 0.9.2 accepts such a name in its parser and then panics when it
+/// builds the `PackageName` / `ExtraName` (`"validation should match PEP 508
+/// parsing"`, `src/lib.rs` lines 477 and 658), for inputs as plain as `foo- >=1`
+/// or `foo[bar-]`, which a corrupt METADATA can hold. PEP 508 names "MUST begin
+/// and end with a letter or digit", so these are errors either way; this check
+/// looks at the name and at the bracketed extras right after it, and reports a
+/// punctuation character that is not followed by another name character.
+fn check_pep508_rs_panics(input: &str) -> Result<(), Pep508Error<RequirementUrl>> {
+    if let Some((start, c)) = input.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        return Err(Pep508Error {
+            message: Pep508ErrorSource::String(format!(
+                "Non-ASCII character `{c}` (dependency specifiers are ASCII)"
+            )),
+            start,
+            len: 1,
+            input: input.to_owned(),
+        });
+    }
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let chars: Vec<char> = input.chars().collect();
+    let name_end = chars
+        .iter()
+        .position(|&c| !is_name_char(c))
+        .unwrap_or(chars.len());
+    let mut regions = vec![(0, name_end)];
+    let after_name = chars[name_end..]
+        .iter()
+        .position(|c| !c.is_whitespace())
+        .map(|i| name_end + i);
+    if let Some(open) = after_name.filter(|&i| chars[i] == '[') {
+        let close = chars[open..]
+            .iter()
+            .position(|&c| c == ']')
+            .map_or(chars.len(), |i| open + i);
+        regions.push((open + 1, close));
+    }
+    for (start, end) in regions {
+        for i in start..end {
+            let punct = matches!(chars[i], '-' | '_' | '.');
+            let followed_by_name = i + 1 < end && is_name_char(chars[i + 1]);
+            if punct && !followed_by_name {
+                return Err(Pep508Error {
+                    message: Pep508ErrorSource::String(format!(
+                        "Names must end with an alphanumeric character, not `{}`",
+                        chars[i]
+                    )),
+                    start: i,
+                    len: 1,
+                    input: input.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a marker environment could not be built.
@@ -297,7 +367,9 @@ mod tests {
 
     #[test]
     fn marker_env_table() {
-        let cases: &[(&str, &str, Option<(bool, &str, &str)>)] = &[
+        /// (python_version, arch, Some((full_version_known, python_full_version, platform_machine)))
+        type Case<'a> = (&'a str, &'a str, Option<(bool, &'a str, &'a str)>);
+        let cases: &[Case] = &[
             // Major.minor: patch unknown.
             ("3.11", "amd64", Some((false, "3.11.0", "x86_64"))),
             // Full version.
@@ -403,6 +475,76 @@ mod tests {
         }
     }
 
+    /// Every `Requires-Dist` in the real METADATA files parses, and on CPython 3.11
+    /// / amd64 exactly the unconditional ones apply.
+    #[test]
+    fn real_requirements() {
+        use crate::python::metadata::Metadata;
+        const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
+        let env = MarkerEnv::new("3.11", "amd64").unwrap();
+        let cases: &[(&str, &[&str])] = &[
+            // `tomli; python_version < "3.11"` and the `tz` extra drop out.
+            (
+                "dist-info/alembic-1.20.1-pip/METADATA",
+                &["sqlalchemy", "mako", "typing-extensions"],
+            ),
+            // Extras `socks` and `use-chardet-on-py3` drop out.
+            (
+                "dist-info/requests-2.34.2-pip/METADATA",
+                &["charset-normalizer", "idna", "urllib3", "certifi"],
+            ),
+            // 32 of 33 are behind extras.
+            (
+                "dist-info/sqlalchemy-2.1.9-pip/METADATA",
+                &["typing-extensions"],
+            ),
+            // Windows-only colorama, Python < 3.8 importlib-metadata, and the extras
+            // (`dev` is `sys_platform == "linux" and extra == "dev"`) drop out.
+            ("dist-info/tiny_cli-1.0-installer/METADATA", &["six"]),
+        ];
+        for (file, applying) in cases {
+            let bytes = std::fs::read(format!("{TESTDATA}/{file}")).unwrap();
+            let metadata = Metadata::parse(&bytes).unwrap();
+            let names: Vec<String> = metadata
+                .requires_dist
+                .iter()
+                .map(|r| req(r))
+                .filter(|r| requirement_applies(r, &env))
+                .map(|r| r.name.to_string())
+                .collect();
+            assert_eq!(names, *applying, "{file}");
+        }
+    }
+
+    /// The same project installed as a wheel (METADATA) and by `setup.py install`
+    /// (`requires.txt`): the converted `requires.txt` lines mean the same thing.
+    #[test]
+    fn requires_txt_matches_metadata() {
+        use crate::python::{egg_info, metadata::Metadata};
+        const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
+        let read = |f: &str| std::fs::read(format!("{TESTDATA}/{f}")).unwrap();
+        let from_wheel = Metadata::parse(&read("dist-info/tiny_cli-1.0-installer/METADATA"))
+            .unwrap()
+            .requires_dist;
+        let from_egg =
+            egg_info::parse_requires_txt(&read("egg-info/tiny_cli-1.0-legacy/requires.txt"));
+        let linux = MarkerEnv::new("3.11.2", "amd64").unwrap();
+        let old = MarkerEnv::new("3.7", "arm64").unwrap();
+        for env in [&linux, &old] {
+            let mut a: Vec<_> = from_wheel
+                .iter()
+                .map(|r| (req(r).name.to_string(), applicability(&req(r), env)))
+                .collect();
+            let mut b: Vec<_> = from_egg
+                .iter()
+                .map(|r| (req(r).name.to_string(), applicability(&req(r), env)))
+                .collect();
+            a.sort_by(|x, y| x.0.cmp(&y.0));
+            b.sort_by(|x, y| x.0.cmp(&y.0));
+            assert_eq!(a, b);
+        }
+    }
+
     #[test]
     fn parse_requirement_table() {
         let cases: &[(&str, Option<&str>)] = &[
@@ -436,6 +578,21 @@ mod tests {
             ("x; python_version < ", None),
             // Bad version in specifier.
             ("x>=1.0.0.0.0a.b", None),
+            // Trailing punctuation in a name before a specifier: pep508_rs 0.9.2 would
+            // panic on these, the pre-check turns them into errors.
+            ("foo- >=1", None),
+            ("alembic-1.;extra=='x'", None),
+            // … and in an extra, with and without the closing bracket.
+            ("foo[bar-]", None),
+            ("foo[a, b_ ]", None),
+            ("foo[a- ", None),
+            // Non-ASCII after a marker: pep508_rs 0.9.2 would panic (char/byte mix-up).
+            ("colorama; platform_system == \"Windows\"\u{fffd}", None),
+            ("x; python_version > '3' andé", None),
+            // Non-ASCII in a name.
+            ("café>=1", None),
+            // Inner punctuation is fine.
+            ("zope.interface[test-extra]>=5", Some("zope-interface")),
         ];
         for (input, name) in cases {
             match (parse_requirement(input), name) {

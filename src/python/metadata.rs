@@ -164,10 +164,17 @@ mod tests {
     /// first requires_dist, requires_python, provides_extra)`.
     #[test]
     fn real_files() {
-        #[allow(clippy::type_complexity)]
-        let cases: &[(&str, &str, &str, usize, Option<&str>, Option<&str>, &[&str])] = &[
-            // pip 23.2.1 wrote this METADATA with CRLF line endings (copied from the
-            // wheel); the body has `:target:` lines indented like continuations.
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            usize,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
+            // alembic via pip 23.2.1: Metadata 2.4, markers, one extra.
             (
                 "dist-info/alembic-1.20.1-pip/METADATA",
                 "alembic",
@@ -177,7 +184,8 @@ mod tests {
                 Some(">=3.10"),
                 &["tz"],
             ),
-            // CRLF everywhere, body with indented lines after the blank line.
+            // pip's own wheel METADATA has CRLF line endings everywhere, and its body
+            // has indented `:target:` lines after the (CRLF) blank line.
             (
                 "dist-info/pip-23.2.1-ensurepip/METADATA",
                 "pip",
@@ -238,6 +246,54 @@ mod tests {
                 None,
                 &["yaml", "dev"],
             ),
+            // The same project as a wheel installed by pypa/installer: Metadata 2.4
+            // with `Dynamic:` fields and the requirements inline.
+            (
+                "dist-info/tiny_cli-1.0-installer/METADATA",
+                "tiny-cli",
+                "1.0",
+                5,
+                Some("six>=1.10"),
+                None,
+                &["yaml", "dev"],
+            ),
+            // Name in mixed case (`SQLAlchemy`), 33 requirements, 26 extras.
+            (
+                "dist-info/sqlalchemy-2.1.9-pip/METADATA",
+                "SQLAlchemy",
+                "2.1.9",
+                33,
+                Some("typing-extensions>=4.6.0"),
+                Some(">=3.11"),
+                &[
+                    "asyncio",
+                    "mypy",
+                    "mssql",
+                    "mssql-pymssql",
+                    "mssql-pyodbc",
+                    "mssql-python",
+                    "mysql",
+                    "mysql-connector",
+                    "mariadb-connector",
+                    "oracle",
+                    "oracle-cxoracle",
+                    "oracle-oracledb",
+                    "postgresql",
+                    "postgresql-pg8000",
+                    "postgresql-asyncpg",
+                    "postgresql-psycopg2binary",
+                    "postgresql-psycopg2cffi",
+                    "postgresql-psycopg",
+                    "postgresql-psycopgbinary",
+                    "pymysql",
+                    "cymysql",
+                    "aiomysql",
+                    "aioodbc",
+                    "asyncmy",
+                    "aiosqlite",
+                    "sqlcipher",
+                ],
+            ),
         ];
         for &(file, name, version, n_req, first_req, requires_python, extras) in cases {
             let m = Metadata::parse(&read(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -261,7 +317,15 @@ mod tests {
 
     #[test]
     fn headers_table() {
-        let cases: &[(&str, &str, Option<&str>, Option<&str>, &[&str])] = &[
+        /// (what, input, name, version, requires_dist)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [&'a str],
+        );
+        let cases: &[Case] = &[
             // Minimal valid file.
             (
                 "minimal",

@@ -79,7 +79,10 @@ impl PyvenvCfg {
 /// `site.py` starts from `system_site = "true"` and compares
 /// `value.lower() == "true"`.
 fn system_site(value: Option<&String>) -> bool {
-    value.is_none_or(|value| value.eq_ignore_ascii_case("true"))
+    match value {
+        None => true,
+        Some(value) => value.eq_ignore_ascii_case("true"),
+    }
 }
 
 /// The leading `digits(.digits)*` of a version string, at most three components:
@@ -187,7 +190,8 @@ mod tests {
     #[test]
     fn lines_table() {
         // (what, input, home, version, include_system_site_packages)
-        let cases: &[(&str, &[u8], Option<&str>, Option<&str>, bool)] = &[
+        type Case<'a> = (&'a str, &'a [u8], Option<&'a str>, Option<&'a str>, bool);
+        let cases: &[Case] = &[
             // Empty file: still a venv; `site.py` defaults to including system site.
             ("empty", b"", None, None, true),
             // Keys are case-insensitive and spacing is free.

@@ -145,8 +145,8 @@ pub fn parse_record(bytes: &[u8]) -> Record {
         .from_reader(bytes);
     let mut record = Record::default();
     let mut row = csv::ByteRecord::new();
+    let mut lines = LineCounter::default();
     loop {
-        let line = reader.position().line();
         match reader.read_byte_record(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
@@ -154,7 +154,8 @@ pub fn parse_record(bytes: &[u8]) -> Record {
                 // Reading from a slice with `flexible(true)` cannot produce the usual
                 // I/O or field-count errors, but a future csv version might add one:
                 // report it and stop rather than loop.
-                let line = err.position().map_or(line, csv::Position::line);
+                let at = err.position().map_or(bytes.len(), |p| p.byte() as usize);
+                let line = lines.line_at(bytes, at);
                 let reason = err.to_string();
                 record.errors.push(RecordRowError {
                     line,
@@ -163,12 +164,46 @@ pub fn parse_record(bytes: &[u8]) -> Record {
                 break;
             }
         }
-        // The reader's position before the read is where the row starts, except that
-        // csv-core skips empty lines first; the record's own position is exact.
-        let line = row.position().map_or(line, csv::Position::line);
+        let at = row.position().map_or(bytes.len(), |p| p.byte() as usize);
+        let line = lines.line_at(bytes, at);
         parse_row(&row, line, &mut record);
     }
     record
+}
+
+/// Turns a record's byte offset into a 1-based line number.
+///
+/// csv's own `Position` of a record is where the reader stood *before* skipping
+/// the previous row's terminator and any blank lines, so its line is off by one on
+/// CRLF files and after blank lines. Skipping line breaks from its byte offset
+/// finds the row's first byte, and the breaks before it (`\n`, `\r\n`, or a lone
+/// `\r` as for Python's csv module) give the line, counted incrementally.
+#[derive(Default)]
+struct LineCounter {
+    /// Bytes before this offset are counted.
+    upto: usize,
+    /// Line breaks in `bytes[..upto]`.
+    breaks: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], at: usize) -> u64 {
+        let mut start = at.min(bytes.len());
+        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start > self.upto {
+            let span = &bytes[self.upto..start];
+            self.breaks += memchr::memchr_iter(b'\n', span).count() as u64;
+            // A `\r` not followed by `\n` is a break of its own; a `\r` at the end of
+            // the span is followed by the row's first byte, which is not `\n`.
+            self.breaks += memchr::memchr_iter(b'\r', span)
+                .filter(|&i| span.get(i + 1) != Some(&b'\n'))
+                .count() as u64;
+            self.upto = start;
+        }
+        self.breaks + 1
+    }
 }
 
 fn parse_row(row: &csv::ByteRecord, line: u64, record: &mut Record) {
@@ -353,7 +388,8 @@ mod tests {
                 "../../../bin/alembic",
                 Some(299),
             ),
-            // Debian dh-python: build-time RECORD with `../scripts/` and a duplicated row.
+            // Debian dh-python: build-time RECORD, `../scripts/chardetect` listed twice
+            // with two different hashes and sizes.
             (
                 "dist-info/chardet-5.1.0-debian/RECORD",
                 56,
@@ -361,13 +397,21 @@ mod tests {
                 "../scripts/chardetect",
                 Some(221),
             ),
-            // pypa/installer 1.1.0: no trailing newline, no bytecode rows.
+            // pypa/installer 1.1.0: LF, no bytecode rows, no INSTALLER row.
             (
                 "dist-info/tiny_cli-1.0-installer/RECORD",
                 10,
                 9,
                 "../../../bin/tiny",
                 Some(214),
+            ),
+            // pip 23.2.1, a distribution without launchers: INSTALLER sorts first.
+            (
+                "dist-info/requests-2.34.2-pip/RECORD",
+                47,
+                27,
+                "requests-2.34.2.dist-info/INSTALLER",
+                Some(4),
             ),
         ];
         for (file, rows, hashed, first, first_size) in cases {
@@ -382,7 +426,7 @@ mod tests {
             assert!(record
                 .entries
                 .iter()
-                .all(|e| e.hash.as_ref().map_or(true, RecordHash::is_sha256)));
+                .all(|e| e.hash.iter().all(RecordHash::is_sha256)));
         }
     }
 
@@ -410,12 +454,14 @@ mod tests {
     #[test]
     fn rows_table() {
         let empty_sha = "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU";
-        let cases: Vec<(
-            &str,
+        /// (what, input, Some((path, size, has_hash)) if a row is kept, the error)
+        type Case<'a> = (
+            &'a str,
             String,
-            Option<(&str, Option<u64>, bool)>,
+            Option<(&'a str, Option<u64>, bool)>,
             Option<RecordRowErrorKind>,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             // Plain row.
             (
                 "plain",
