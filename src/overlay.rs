@@ -26,7 +26,7 @@
 //! equals bytes in all layers minus bytes in the result, hardlinks once.
 
 use crate::layer::{Entry, EntryKind, LayerIndex};
-use crate::tree::{Kind, MergedTree, Node, NodeId, ROOT};
+use crate::tree::{Kind, MergedTree, Node, NodeId, TreeError, MAX_HOPS, ROOT};
 
 /// Errors that make the layer stack inconsistent.
 #[derive(Debug, thiserror::Error)]
@@ -252,36 +252,53 @@ impl Overlay {
         let Some((dir, _)) = path.rsplit_once('/') else {
             return Ok(ROOT);
         };
+        // Components still to walk, last first: a dangling symlink pushes its
+        // target's components, so the walk continues where it points.
+        let mut todo: Vec<Box<str>> = dir.rsplit('/').map(Into::into).collect();
+        let mut hops = 0;
         let mut cur = ROOT;
-        for comp in dir.split('/') {
-            match self.tree.child(cur, comp) {
-                Some(id) => {
-                    let node = self.tree.node(id);
-                    match node.kind {
-                        Kind::Dir => cur = id,
-                        Kind::Symlink => {
-                            match self.tree.resolve_from(cur, comp, true) {
-                                Ok(r) if self.tree.node(r.id).is_dir() => cur = r.id,
-                                Ok(_) | Err(crate::tree::TreeError::NotFound(_)) => {
-                                    // A dangling symlink or one to a file in the
-                                    // middle of a path: the layer's directory
-                                    // replaces it (what a runtime's mkdir -p of
-                                    // the parent leads to after unlinking).
-                                    cur = self.replace_with_dir(layer, cur, comp);
-                                }
-                                Err(e) => {
-                                    return Err(OverlayError::Parent {
-                                        layer,
-                                        path: format!("/{path}"),
-                                        why: e.to_string(),
-                                    })
-                                }
-                            }
-                        }
-                        _ => cur = self.replace_with_dir(layer, cur, comp),
-                    }
+        while let Some(comp) = todo.pop() {
+            match &*comp {
+                "" | "." => continue,
+                ".." => {
+                    cur = self.tree.node(cur).parent; // the root's parent is the root
+                    continue;
                 }
-                None => cur = self.new_dir(layer, cur, comp),
+                _ => {}
+            }
+            let Some(id) = self.tree.child(cur, &comp) else {
+                cur = self.new_dir(layer, cur, &comp);
+                continue;
+            };
+            match self.tree.node(id).kind {
+                Kind::Dir => cur = id,
+                Kind::Symlink => match self.tree.resolve_from(cur, &comp, true) {
+                    Ok(r) if self.tree.node(r.id).is_dir() => cur = r.id,
+                    // A symlink to a file in the middle of a path: the
+                    // layer's directory replaces the symlink (umoci and
+                    // containerd refuse such a layer; we stay lenient).
+                    Ok(_) => cur = self.replace_with_dir(layer, cur, &comp),
+                    // A dangling symlink: follow it and create the missing
+                    // directories where it points, inside the root, as
+                    // umoci (`SecureJoinVFS` + `MkdirAll`) and containerd
+                    // (`fs.RootPath` + `mkparent`) do; the symlink stays.
+                    Err(TreeError::NotFound(_)) if hops < MAX_HOPS => {
+                        hops += 1;
+                        let target = self.tree.node(id).link.clone().unwrap_or_default();
+                        if target.starts_with('/') {
+                            cur = ROOT;
+                        }
+                        todo.extend(target.rsplit('/').map(Into::into));
+                    }
+                    Err(e) => {
+                        return Err(OverlayError::Parent {
+                            layer,
+                            path: format!("/{path}"),
+                            why: e.to_string(),
+                        })
+                    }
+                },
+                _ => cur = self.replace_with_dir(layer, cur, &comp),
             }
         }
         Ok(cur)

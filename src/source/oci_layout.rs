@@ -130,8 +130,10 @@ pub fn resolve(
 ) -> Result<ResolvedImage, SourceError> {
     let input = store.input().to_string();
     let bytes = store.read_small("index.json")?;
-    let index =
-        ImageIndex::from_reader(&bytes[..]).map_err(|e| bad_json(store, "index.json", e))?;
+    // serde_json directly, not `ImageIndex::from_reader`: oci-spec's error
+    // prints only "serde failed", dropping what and where.
+    let index: ImageIndex =
+        serde_json::from_slice(&bytes).map_err(|e| bad_json(store, "index.json", e))?;
     let manifests = index.manifests();
     let mut reference = tag.map(String::from);
     let chosen: Descriptor = match tag {
@@ -262,11 +264,13 @@ fn descend(
     }
     let (name, bytes) = read_blob(store, &d)?;
     if is_index(&d) {
-        let index = ImageIndex::from_reader(&bytes[..]).map_err(|e| bad_json(store, &name, e))?;
+        let index: ImageIndex =
+            serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
         let next = pick_platform(store.input(), index.manifests(), platform)?;
         return descend(store, next, platform, depth + 1);
     }
-    let manifest = ImageManifest::from_reader(&bytes[..]).map_err(|e| bad_json(store, &name, e))?;
+    let manifest: ImageManifest =
+        serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
     Ok((name, manifest))
 }
 
