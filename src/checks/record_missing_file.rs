@@ -23,13 +23,13 @@ fn is_slimming(path: &str) -> bool {
     if rest.ends_with(".md") || rest.ends_with(".rst") {
         return true;
     }
-    // `<package>/<dir>/…`, where <dir> is a test or doc dir of the package.
-    let mut comps = rest.split('/');
-    let _package = comps.next();
-    matches!(
-        comps.next(),
-        Some("tests" | "test" | "docs" | "doc" | "examples")
-    ) && comps.next().is_some()
+    // `<package>/…/<dir>/<file>`, where <dir> is a test or doc dir inside
+    // the package (at any depth, as `imgaudit size`'s `find -path` matches).
+    let comps: Vec<&str> = rest.split('/').collect();
+    comps.len() >= 3
+        && comps[1..comps.len() - 1]
+            .iter()
+            .any(|c| matches!(*c, "tests" | "test" | "docs" | "doc" | "examples"))
 }
 
 /// Run the check.

@@ -150,13 +150,13 @@ const RULES: &[Rule] = &[
     Rule {
         id: "package-tests",
         what: "test suites inside installed packages (`tests/`, `test/`)",
-        note: "check nothing imports them; `imgaudit audit` then reports `record-missing-file` for the packages whose RECORD lists them",
+        note: "check nothing imports them; `imgaudit audit` treats their absence from RECORD as slimming, not `record-missing-file`",
         steps: &[dirs(&[], &["*-packages/*/tests", "*-packages/*/test"])],
     },
     Rule {
         id: "package-docs",
         what: "documentation inside installed packages (`docs/`, `doc/`, `examples/`, `*.md`, `*.rst`)",
-        note: "check nothing imports them; `imgaudit audit` then reports `record-missing-file` for the packages whose RECORD lists them",
+        note: "check nothing imports them; `imgaudit audit` treats their absence from RECORD as slimming, not `record-missing-file`",
         steps: &[
             dirs(
                 &[],
