@@ -595,29 +595,55 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
             }
         })?),
     };
+    // Remember whether the *decoder* failed, so a truncated tar inside an
+    // intact gzip stream is reported as a truncated entry, not as bad gzip.
+    let decoder_failed = std::cell::Cell::new(false);
+    let decoder = FailFlag {
+        inner: decoder,
+        failed: &decoder_failed,
+    };
     let mut plain = HashingReader::new(decoder, opts.verify && compression != Compression::None);
     let mut index = LayerIndex::default();
+    // The file entry being read, for messages about truncation.
+    let mut current: Option<(Box<str>, u64)> = None;
+    let err = |e: io::Error, current: &Option<(Box<str>, u64)>| {
+        if decoder_failed.get() && compression != Compression::None {
+            return LayerError::Decompress {
+                layer: opts.name.clone(),
+                kind: compression,
+                source: e,
+            };
+        }
+        match current {
+            Some((path, size))
+                if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("EOF") =>
+            {
+                LayerError::Truncated {
+                    layer: opts.name.clone(),
+                    path: path.to_string(),
+                    size: *size,
+                }
+            }
+            _ => tar_err(opts, e),
+        }
+    };
     {
         let mut archive = tar::Archive::new(&mut plain);
-        let entries = archive
-            .entries()
-            .map_err(|e| stream_err(opts, compression, e))?;
+        let entries = archive.entries().map_err(|e| err(e, &current))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| stream_err(opts, compression, e))?;
+            let mut entry = entry.map_err(|e| err(e, &current))?;
             let Some(mut e) = convert_entry(&entry, opts)? else {
                 continue;
             };
+            current = (e.kind == EntryKind::File).then(|| (e.path.clone(), e.size));
             if e.kind == EntryKind::File {
                 let w = want(&e.path, e.size, true);
-                capture_stream(&mut entry, &mut e, w)
-                    .map_err(|err| stream_err(opts, compression, err))?;
+                capture_stream(&mut entry, &mut e, w).map_err(|x| err(x, &current))?;
             }
             index.entries.push(e);
         }
     }
-    let (diff_id, size) = plain
-        .finish()
-        .map_err(|e| stream_err(opts, compression, e))?;
+    let (diff_id, size) = plain.finish().map_err(|e| err(e, &None))?;
     index.uncompressed_size = size;
     index.diff_id = if compression == Compression::None {
         None // set below: the blob digest is the diff_id
@@ -632,15 +658,19 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
     Ok(index)
 }
 
-fn stream_err(opts: &ReadOptions, compression: Compression, source: io::Error) -> LayerError {
-    if compression == Compression::None {
-        tar_err(opts, source)
-    } else {
-        LayerError::Decompress {
-            layer: opts.name.clone(),
-            kind: compression,
-            source,
+/// A reader that records whether its inner reader ever failed.
+struct FailFlag<'a, R> {
+    inner: R,
+    failed: &'a std::cell::Cell<bool>,
+}
+
+impl<R: Read> Read for FailFlag<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        if r.is_err() {
+            self.failed.set(true);
         }
+        r
     }
 }
 

@@ -1,0 +1,583 @@
+//! Hostile and broken inputs, one test per case, through the binary. Each
+//! must end with exit status 2 and exactly one line on stderr that says what
+//! is wrong and where (the member, blob or entry), with no panic; and the run
+//! must not write anything: the whole sandbox (image, and the working
+//! directory the process ran in) is identical before and after, and the
+//! host's `/etc/passwd` (the traversal targets' namesake) is untouched.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::util::{
+    digest, docker_archive_bytes, docker_archive_images, hex_of, imgaudit_in, oci_layout,
+    oci_layout_blobs, oci_multiplatform, snapshot, Compression, LayerBlob, LayerBuilder, Layout,
+    OuterTar, TAG,
+};
+
+/// A temp dir holding the input, and a working directory three levels deep
+/// inside it, so a `../../etc/passwd` written relative to the working
+/// directory would still land (visibly) inside the sandbox.
+struct Sandbox {
+    tmp: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("cwd/a/b")).unwrap();
+        Sandbox { tmp }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Run `imgaudit files ARGS…` from the deep working directory and check
+    /// the failure contract; returns the single stderr line.
+    fn fails(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let before = snapshot(self.tmp.path());
+        let host_passwd = host_file_state("/etc/passwd");
+        let mut all = vec!["files"];
+        all.extend_from_slice(args);
+        let out = imgaudit_in(Some(&self.path("cwd/a/b")), &all, stdin);
+        let after = snapshot(self.tmp.path());
+        assert_eq!(before, after, "imgaudit {all:?} wrote into the sandbox");
+        assert_eq!(
+            host_passwd,
+            host_file_state("/etc/passwd"),
+            "imgaudit {all:?} touched the host's /etc/passwd"
+        );
+        assert!(
+            !self.path("etc").exists() && !self.path("cwd/etc").exists(),
+            "a traversal landed on disk"
+        );
+        assert_eq!(
+            out.code, 2,
+            "imgaudit {all:?}: expected exit 2\nstdout:\n{}\nstderr:\n{}",
+            out.stdout, out.stderr
+        );
+        assert!(out.stdout.is_empty(), "stdout not empty:\n{}", out.stdout);
+        assert!(
+            !out.stderr.contains("panicked") && !out.stderr.contains("RUST_BACKTRACE"),
+            "panic:\n{}",
+            out.stderr
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one stderr line, got:\n{}",
+            out.stderr
+        );
+        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+        eprintln!("{}", lines[0]);
+        lines[0].to_string()
+    }
+
+    /// An OCI layout of `layers` (plain) at `<sandbox>/oci`.
+    fn oci(&self, layers: &[Vec<u8>]) -> Layout {
+        oci_layout(&self.path("oci"), layers, Compression::None, json!({}))
+    }
+}
+
+/// Length and mtime of a host file (read only), to prove it was not written.
+fn host_file_state(path: &str) -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+/// Assert `line` contains each of `parts`.
+fn says(line: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(line.contains(p), "stderr line lacks {p:?}:\n{line}");
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Rewrite the image manifest of `layout` with `edit` (new blob, new digest,
+/// `index.json` updated to point at it).
+fn edit_manifest(layout: &Layout, edit: impl FnOnce(&mut Value)) {
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(layout.blob(&layout.manifest)).unwrap()).unwrap();
+    edit(&mut m);
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let d = digest(&bytes);
+    std::fs::write(layout.blob(&d), &bytes).unwrap();
+    edit_index(layout, |ix| {
+        ix["manifests"][0]["digest"] = Value::from(d.clone());
+        ix["manifests"][0]["size"] = Value::from(bytes.len());
+    });
+}
+
+/// The manifest digest `index.json` of `layout` points at now.
+fn edit_index_digest(layout: &Layout) -> String {
+    let ix: Value =
+        serde_json::from_slice(&std::fs::read(layout.root.join("index.json")).unwrap()).unwrap();
+    ix["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+/// Rewrite `index.json` of `layout` with `edit`.
+fn edit_index(layout: &Layout, edit: impl FnOnce(&mut Value)) {
+    let p = layout.root.join("index.json");
+    let mut ix: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut ix);
+    std::fs::write(&p, serde_json::to_vec(&ix).unwrap()).unwrap();
+}
+
+fn one_file() -> Vec<u8> {
+    LayerBuilder::new().file("hello", b"hello", 0o644).build()
+}
+
+// Proves: an entry named `../../etc/passwd` is refused (exit 2, naming the
+// entry and the layer blob) and nothing lands on disk, not even relative to
+// the working directory.
+#[test]
+fn path_traversal_entry() {
+    let sb = Sandbox::new();
+    let layer = LayerBuilder::new()
+        .file("../../etc/passwd", b"root::0:0", 0o644)
+        .build();
+    let l = sb.oci(&[layer]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(
+        &line,
+        &["`../../etc/passwd`", hex_of(&l.layers[0]), "climbs out"],
+    );
+}
+
+// Proves: an absolute entry name (`/etc/passwd`) is refused, naming entry
+// and layer.
+#[test]
+fn absolute_entry_name() {
+    let sb = Sandbox::new();
+    let layer = LayerBuilder::new()
+        .file("/etc/passwd", b"root::0:0", 0o644)
+        .build();
+    let l = sb.oci(&[layer]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["`/etc/passwd`", hex_of(&l.layers[0]), "absolute"]);
+}
+
+// Proves: a bare `.wh.` whiteout (names nothing) is rejected as umoci does,
+// naming the entry and layer.
+#[test]
+fn bare_whiteout() {
+    let sb = Sandbox::new();
+    let layer = LayerBuilder::new()
+        .dir("etc", 0o755)
+        .raw(
+            &crate::util::header(tar::EntryType::Regular, b"etc/.wh.", 0, 0o644),
+            b"",
+        )
+        .build();
+    let l = sb.oci(&[layer]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["`etc/.wh.`", hex_of(&l.layers[0]), "bare `.wh.`"]);
+}
+
+// Proves: a symlink loop used as the parent directory of a later entry is an
+// error that names the entry and the layer, not a hang or a crash.
+#[test]
+fn symlink_loop_as_parent() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[
+        LayerBuilder::new()
+            .symlink("a", "b")
+            .symlink("b", "a")
+            .build(),
+        LayerBuilder::new().file("a/x", b"x", 0o644).build(),
+    ]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["layer 1", "`/a/x`", "symbolic links"]);
+}
+
+// Proves: a hardlink to a path that exists nowhere is an error naming the
+// link, its target and the layer.
+#[test]
+fn hardlink_to_missing_target() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[LayerBuilder::new()
+        .file("a", b"a", 0o644)
+        .hardlink("x", "nothere")
+        .build()]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["layer 0", "`/x`", "`/nothere`", "does not exist"]);
+}
+
+/// A layer whose last entry declares 1000 bytes and holds 10, then ends.
+fn truncated_entry_layer() -> Vec<u8> {
+    LayerBuilder::new()
+        .file("ok", b"ok", 0o644)
+        .raw_bytes(crate::util::header(tar::EntryType::Regular, b"big", 1000, 0o644).as_bytes())
+        .raw_bytes(b"0123456789")
+        .build_unterminated()
+}
+
+// Proves: an entry whose declared size runs past the end of an uncompressed
+// (seekable) layer is reported as truncated, naming the entry and layer.
+#[test]
+fn truncated_entry_plain_layer() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[truncated_entry_layer()]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["`big`", hex_of(&l.layers[0]), "1000", "truncated"]);
+}
+
+// Proves: the same truncated entry inside a gzip layer (streamed, not
+// seekable) is also reported as a truncated entry, naming the entry and the
+// layer — not as a gzip failure (the gzip stream itself is intact).
+#[test]
+fn truncated_entry_gzip_layer() {
+    let sb = Sandbox::new();
+    let l = oci_layout(
+        &sb.path("oci"),
+        &[truncated_entry_layer()],
+        Compression::Gzip,
+        json!({}),
+    );
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&l.layers[0]), "`big`", "truncated"]);
+}
+
+// Proves: a docker-archive cut off in the middle of a member is reported as
+// a truncated outer tar naming the member, from a file.
+#[test]
+fn truncated_outer_tar() {
+    let sb = Sandbox::new();
+    let layer = LayerBuilder::new()
+        .file("data", &[7u8; 4000], 0o644)
+        .build();
+    let bytes = docker_archive_bytes(&[("t:1", vec![layer])]);
+    // Cut in the middle of `<id>/layer.tar` (the first large member).
+    let cut = bytes.len() / 2;
+    std::fs::write(sb.path("cut.tar"), &bytes[..cut]).unwrap();
+    let line = sb.fails(&[&s(&sb.path("cut.tar"))], None);
+    says(&line, &["cut.tar", "layer.tar", "truncated"]);
+}
+
+// Proves: the same truncated docker-archive on stdin fails cleanly too,
+// naming stdin.
+#[test]
+fn truncated_outer_tar_on_stdin() {
+    let sb = Sandbox::new();
+    let layer = LayerBuilder::new()
+        .file("data", &[7u8; 4000], 0o644)
+        .build();
+    let bytes = docker_archive_bytes(&[("t:1", vec![layer])]);
+    let cut = bytes.len() / 2;
+    let line = sb.fails(&["-"], Some(&bytes[..cut]));
+    says(&line, &["<stdin>", "layer.tar"]);
+}
+
+/// An OCI layout whose only layer blob is exactly `data` (digest and size
+/// match it, so only the content is wrong).
+fn layout_with_blob(sb: &Sandbox, data: Vec<u8>, media_type: &str) -> Layout {
+    oci_layout_blobs(
+        &sb.path("oci"),
+        &[LayerBlob {
+            data,
+            media_type: media_type.to_string(),
+            diff_id: digest(b"whatever"),
+        }],
+        json!({}),
+    )
+}
+
+// Proves: a gzip layer cut in half (its digest matching the cut bytes) is a
+// decompression error naming the layer blob.
+#[test]
+fn truncated_gzip_layer() {
+    let sb = Sandbox::new();
+    let full = crate::util::compress(
+        &LayerBuilder::new()
+            .file(
+                "data",
+                &(0..20000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
+                0o644,
+            )
+            .build(),
+        Compression::Gzip,
+    );
+    let half = full[..full.len() / 2].to_vec();
+    let l = layout_with_blob(&sb, half, "application/vnd.oci.image.layer.v1.tar+gzip");
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&l.layers[0]), "Gzip"]);
+}
+
+// Proves: gzip magic followed by garbage is a decompression error naming the
+// layer blob.
+#[test]
+fn gzip_garbage() {
+    let sb = Sandbox::new();
+    let mut data = vec![0x1f, 0x8b, 0x08, 0x00];
+    data.extend((0..600u32).map(|i| (i * 31 + 7) as u8));
+    let l = layout_with_blob(&sb, data, "application/vnd.oci.image.layer.v1.tar+gzip");
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&l.layers[0]), "Gzip"]);
+}
+
+// Proves: zstd magic followed by garbage is a decompression error naming the
+// layer blob.
+#[test]
+fn zstd_garbage() {
+    let sb = Sandbox::new();
+    let mut data = vec![0x28, 0xb5, 0x2f, 0xfd];
+    data.extend((0..600u32).map(|i| (i * 31 + 7) as u8));
+    let l = layout_with_blob(&sb, data, "application/vnd.oci.image.layer.v1.tar+zstd");
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&l.layers[0]), "Zstd"]);
+}
+
+// Proves: a docker-archive whose `manifest.json` is not JSON fails naming
+// `manifest.json`.
+#[test]
+fn bad_json_manifest_json() {
+    let sb = Sandbox::new();
+    let mut t = OuterTar::new();
+    t.file("manifest.json", b"[{\"Config\": ");
+    std::fs::write(sb.path("bad.tar"), t.finish()).unwrap();
+    let line = sb.fails(&[&s(&sb.path("bad.tar"))], None);
+    says(&line, &["bad.tar", "`manifest.json`", "invalid JSON"]);
+}
+
+// Proves: an OCI layout whose `index.json` is not JSON fails naming
+// `index.json`.
+#[test]
+fn bad_json_index_json() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    std::fs::write(l.root.join("index.json"), b"{\"manifests\": [").unwrap();
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["`index.json`", "invalid JSON"]);
+}
+
+// Proves: a config blob that is not JSON (its digest correct) fails naming
+// the config blob.
+#[test]
+fn bad_json_config() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let bad = b"{\"rootfs\": nope".to_vec();
+    let d = digest(&bad);
+    std::fs::write(l.blob(&d), &bad).unwrap();
+    edit_manifest(&l, |m| {
+        m["config"]["digest"] = Value::from(d.clone());
+        m["config"]["size"] = Value::from(bad.len());
+    });
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&d), "invalid JSON"]);
+}
+
+// Proves: a layer blob whose bytes don't hash to its digest (one content
+// byte flipped, the tar still well-formed) is refused, naming the blob and
+// both digests.
+#[test]
+fn layer_digest_mismatch() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let p = l.blob(&l.layers[0]);
+    let mut bytes = std::fs::read(&p).unwrap();
+    // The last "hello" is the content (the first is the entry's name).
+    let at = bytes.windows(5).rposition(|w| w == b"hello").unwrap();
+    bytes[at] = b'j';
+    std::fs::write(&p, &bytes).unwrap();
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(
+        &line,
+        &[hex_of(&l.layers[0]), "digest mismatch", &digest(&bytes)],
+    );
+}
+
+// Proves: a gzip layer whose uncompressed sha256 is not the config's
+// `diff_ids[0]` is refused, naming the layer and both digests.
+#[test]
+fn diff_id_mismatch() {
+    let sb = Sandbox::new();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let layer = one_file();
+    let l = oci_layout(
+        &sb.path("oci"),
+        std::slice::from_ref(&layer),
+        Compression::Gzip,
+        json!({"rootfs": {"diff_ids": [wrong]}}),
+    );
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(
+        &line,
+        &[
+            hex_of(&l.layers[0]),
+            "diff_id mismatch",
+            &wrong,
+            &digest(&layer),
+        ],
+    );
+}
+
+// Proves: a config blob whose bytes no longer match its digest is refused,
+// naming the config blob.
+#[test]
+fn config_digest_mismatch() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let p = l.blob(&l.config);
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&p, &bytes).unwrap();
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&l.config), "digest mismatch"]);
+}
+
+// Proves: a layer blob the manifest names but the layout lacks is reported
+// missing, by name.
+#[test]
+fn missing_blob() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    std::fs::remove_file(l.blob(&l.layers[0])).unwrap();
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(
+        &line,
+        &[
+            &format!("`blobs/sha256/{}`", hex_of(&l.layers[0])),
+            "missing",
+        ],
+    );
+}
+
+// Proves: a manifest whose layer digest is `sha256:../../x` is refused
+// without opening any file outside `blobs/`, naming the manifest blob and
+// the bad value.
+#[test]
+fn manifest_digest_climbs() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    // A file the traversal would reach, to make sure it is not read.
+    std::fs::write(sb.path("x"), one_file()).unwrap();
+    edit_manifest(&l, |m| {
+        m["layers"][0]["digest"] = Value::from("sha256:../../x");
+    });
+    let manifest = edit_index_digest(&l);
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &[hex_of(&manifest), "../../x"]);
+}
+
+// Proves: the same climbing digest in `index.json` is refused, naming it.
+#[test]
+fn index_digest_climbs() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    edit_index(&l, |ix| {
+        ix["manifests"][0]["digest"] = Value::from("sha256:../../x");
+    });
+    let line = sb.fails(&[&s(&l.root)], None);
+    says(&line, &["`index.json`", "../../x"]);
+}
+
+// Proves: a docker-archive holding two images, with no tag chosen, fails
+// with a message listing both tags and how to pick one.
+#[test]
+fn two_images_no_tag() {
+    let sb = Sandbox::new();
+    let p = docker_archive_images(
+        &sb.path("two.tar"),
+        &[
+            ("first:1", vec![one_file()]),
+            (
+                "second:2",
+                vec![LayerBuilder::new().file("other", b"o", 0o644).build()],
+            ),
+        ],
+    );
+    let line = sb.fails(&[&s(&p)], None);
+    says(
+        &line,
+        &["two.tar", "2 images", "first:1", "second:2", "--image"],
+    );
+}
+
+// Proves: asking a multi-platform image for a platform it lacks fails with
+// the platforms it has.
+#[test]
+fn unknown_platform() {
+    let sb = Sandbox::new();
+    let dir = sb.path("multi");
+    std::fs::create_dir_all(&dir).unwrap();
+    oci_multiplatform(
+        &dir,
+        &[("amd64", vec![one_file()]), ("arm64", vec![one_file()])],
+    );
+    let line = sb.fails(&[&s(&dir), "--platform", "linux/s390x"], None);
+    says(&line, &["linux/s390x", "linux/amd64", "linux/arm64"]);
+}
+
+// Proves: an empty file is "not a container image", naming it.
+#[test]
+fn empty_file() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.path("empty.tar"), b"").unwrap();
+    let line = sb.fails(&[&s(&sb.path("empty.tar"))], None);
+    says(&line, &["empty.tar", "not a container image"]);
+}
+
+// Proves: a directory that is not an OCI layout is "not a container image",
+// naming it.
+#[test]
+fn directory_not_an_image() {
+    let sb = Sandbox::new();
+    let dir = sb.path("notimage");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("README"), b"hi").unwrap();
+    let line = sb.fails(&[&s(&dir)], None);
+    says(&line, &["notimage", "not a container image"]);
+}
+
+// Proves: a tag that names nothing in an OCI layout fails listing what is
+// there.
+#[test]
+fn unknown_tag() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let line = sb.fails(&[&s(&l.root), "--image", "nope"], None);
+    says(&line, &["`nope`", TAG]);
+}
+
+/// The first `": "`-separated segment (8+ bytes) that occurs twice.
+fn repeated_segment(line: &str) -> Option<&str> {
+    let segments: Vec<&str> = line.split(": ").collect();
+    segments
+        .iter()
+        .enumerate()
+        .find(|(i, seg)| seg.len() >= 8 && segments[i + 1..].contains(seg))
+        .map(|(_, seg)| *seg)
+}
+
+// Proves: the error line states each cause once. A layer error, an overlay
+// error and an outer-tar error are each wrapped by the image error; the
+// line must not print the wrapped message a second (or third) time.
+#[test]
+fn error_line_states_each_cause_once() {
+    let sb = Sandbox::new();
+    let mut repeats = Vec::new();
+    // A layer error (traversal).
+    let l = sb.oci(&[LayerBuilder::new()
+        .file("../../etc/passwd", b"x", 0o644)
+        .build()]);
+    repeats.push(sb.fails(&[&s(&l.root)], None));
+    std::fs::remove_dir_all(&l.root).unwrap();
+    // An overlay error (hardlink to nothing).
+    let l = sb.oci(&[LayerBuilder::new().hardlink("x", "nothere").build()]);
+    repeats.push(sb.fails(&[&s(&l.root)], None));
+    // An outer tar error (truncated member).
+    let bytes = docker_archive_bytes(&[("t:1", vec![one_file()])]);
+    std::fs::write(sb.path("cut.tar"), &bytes[..bytes.len() / 2]).unwrap();
+    repeats.push(sb.fails(&[&s(&sb.path("cut.tar"))], None));
+    let bad: Vec<String> = repeats
+        .iter()
+        .filter_map(|line| repeated_segment(line).map(|seg| format!("{seg:?} repeats in: {line}")))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
