@@ -196,7 +196,7 @@ pub fn run(image: &Image, facts: &[EnvFacts]) -> Vec<Finding> {
 pub fn budget_findings(image: &Image, budget: &crate::config::Budget) -> Vec<Finding> {
     use crate::checks::Code;
     let mut out = Vec::new();
-    let human = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let human = crate::size::human_bytes;
     if let Some(limit) = budget.total {
         let mut seen = std::collections::HashSet::new();
         let mut total = 0u64;

@@ -185,7 +185,7 @@ impl ImageArgs {
             When::Auto => io::stderr().is_terminal() && size_hint >= PROGRESS_MIN_BYTES,
         };
         if !show {
-            return image::open(&req, None);
+            return image::open(&req, None).and_then(|i| self.check_platform(i));
         }
         let bar = indicatif::ProgressBar::new(size_hint);
         bar.set_style(
@@ -197,7 +197,33 @@ impl ImageArgs {
         let tick = |n: u64| bar.inc(n);
         let result = image::open(&req, Some(&tick));
         bar.finish_and_clear();
-        result
+        result.and_then(|i| self.check_platform(i))
+    }
+
+    /// A single-platform image that is not the `--platform` asked for is an
+    /// error, as with `docker run --platform`: auditing another
+    /// architecture's image silently would answer the wrong question.
+    fn check_platform(&self, image: Image) -> Result<Image, image::ImageError> {
+        let Some(want) = &self.platform else {
+            return Ok(image);
+        };
+        let cfg = &image.resolved.config;
+        let (Some(os), Some(arch)) = (cfg.os.as_deref(), cfg.architecture.as_deref()) else {
+            return Ok(image);
+        };
+        let variant_ok = want
+            .variant
+            .as_deref()
+            .is_none_or(|v| cfg.variant.as_deref().is_none_or(|have| have == v));
+        if os == want.os && arch == want.arch && variant_ok {
+            return Ok(image);
+        }
+        Err(image::ImageError::Source(
+            crate::source::SourceError::Select {
+                input: image.input.clone(),
+                why: format!("the image is {os}/{arch}, not the requested `{want}`"),
+            },
+        ))
     }
 }
 

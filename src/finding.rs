@@ -120,7 +120,14 @@ impl Finding {
         // Fields are flattened into the JSON object: never shadow a core key.
         debug_assert!(
             ![
-                "rule", "severity", "message", "path", "layer", "created_by", "env", "notes",
+                "rule",
+                "severity",
+                "message",
+                "path",
+                "layer",
+                "created_by",
+                "env",
+                "notes",
                 "suppressed"
             ]
             .contains(&key),

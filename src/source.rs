@@ -42,6 +42,14 @@ pub enum SourceError {
         /// Underlying error.
         source: io::Error,
     },
+    /// The input is a file but not a tarball.
+    #[error("{input}: not a container image: {why}")]
+    NotATar {
+        /// The input.
+        input: String,
+        /// What it is instead.
+        why: &'static str,
+    },
     /// The outer tarball is malformed.
     #[error("{input}: malformed tar: {source}")]
     OuterTar {

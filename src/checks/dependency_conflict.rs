@@ -20,21 +20,20 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             if version_satisfies(version, &req) != Some(false) {
                 continue;
             }
-            out.push(
-                Finding::new(
-                    Code::DependencyConflict,
-                    &d.dir,
-                    format!(
-                        "`{}` requires `{req_str}`, but `{}` {version} is installed",
-                        d.name, inst.name
-                    ),
-                )
-                .env(&facts.env.root)
-                .field("distribution", d.name.as_str())
-                .field("requirement", req_str.as_str())
-                .field("installed", version)
-                .note(format!("installed at `{}`", inst.dir)),
-            );
+            let f = Finding::new(
+                Code::DependencyConflict,
+                &d.dir,
+                format!(
+                    "`{}` requires `{req_str}`, but `{}` {version} is installed",
+                    d.name, inst.name
+                ),
+            )
+            .env(&facts.env.root)
+            .field("distribution", d.name.as_str())
+            .field("requirement", req_str.as_str())
+            .field("installed", version)
+            .note(format!("installed at `{}`", inst.dir));
+            out.push(cx.at_layer(f, inst.layer as usize));
         }
     }
 }

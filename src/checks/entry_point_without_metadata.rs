@@ -65,8 +65,9 @@ fn finding(
     match deleting_layer(cx, facts, hint) {
         Some((layer, path, count)) => {
             f = f.note(format!(
-                "{} deleted {count} metadata directories here, e.g. `{path}`",
-                cx.layer_label(layer)
+                "{} deleted {count} metadata director{} here, e.g. `{path}`",
+                cx.layer_label(layer),
+                if count == 1 { "y" } else { "ies" }
             ));
             f = cx.at_layer(f, layer);
         }

@@ -123,6 +123,9 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 if let Some(layer) = cx.removed_by(&interpreter) {
                     f = f.note(format!("deleted by {}", cx.layer_label(layer)));
                     f = cx.at_layer(f, layer);
+                } else {
+                    // Never there: the step that wrote the launcher is the cause.
+                    f = cx.at_layer(f, l.layer as usize);
                 }
                 out.push(f);
             }

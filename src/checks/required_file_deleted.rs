@@ -23,6 +23,15 @@ fn is_interpreter_name(name: &str) -> bool {
             .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
+fn replaced_by_another_version(cx: &CheckCtx<'_>, dir: &str, name: &str) -> bool {
+    let key = crate::python::normalize_name(name);
+    cx.tree.read_dir(dir).is_ok_and(|entries| {
+        entries.iter().any(|(n, _)| {
+            split_dir_name(n).is_some_and(|(other, _)| crate::python::normalize_name(&other) == key)
+        })
+    })
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for (layer, effect) in cx.image.effects.iter().enumerate() {
@@ -39,6 +48,12 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     let Some((name, _)) = split_dir_name(base) else {
                         continue;
                     };
+                    // An upgrade or downgrade (`pip install pkg==other`)
+                    // replaces the dist-info with one of another version:
+                    // the metadata is still there.
+                    if replaced_by_another_version(cx, dir, &name) {
+                        continue;
+                    }
                     let module = name.replace(['-', '.'], "_");
                     let code_stays = [module.clone(), module.to_lowercase()].iter().any(|m| {
                         cx.tree.exists(&format!("{dir}/{m}"))
@@ -66,7 +81,12 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             let f = Finding::new(
                 Code::RequiredFileDeleted,
                 &paths[0],
-                format!("{} deleted {count} {kind} path(s) that must stay, e.g. `{}`", cx.layer_label(layer), paths[0]),
+                format!(
+                    "{} deleted {count} {kind} {} that must stay, e.g. `{}`",
+                    cx.layer_label(layer),
+                    if count == 1 { "path" } else { "paths" },
+                    paths[0]
+                ),
             )
             .field("count", count)
             .field("files", serde_json::json!(listed))

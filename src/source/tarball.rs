@@ -55,6 +55,14 @@ impl TarStore {
             source,
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut head = [0u8; 512];
+        let n = {
+            use std::os::unix::fs::FileExt;
+            file.read_at(&mut head, 0).unwrap_or(0)
+        };
+        if let Some(why) = not_a_tar(&head[..n]) {
+            return Err(SourceError::NotATar { input, why });
+        }
         let range = FileRange {
             file: Arc::new(file),
             offset: 0,
@@ -202,6 +210,52 @@ impl TarStore {
         if let Some(t) = normalize(&joined) {
             self.aliases.insert(name, t);
         }
+    }
+}
+
+/// Why these first bytes cannot start a tarball, if they can't: a clear
+/// message instead of the tar parser quoting the file's bytes back.
+fn not_a_tar(head: &[u8]) -> Option<&'static str> {
+    if head.is_empty() {
+        return Some("the file is empty");
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Some(
+            "it is gzip-compressed: decompress it first (`gunzip -c IMAGE.tar.gz | imgaudit -`)",
+        );
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Some(
+            "it is zstd-compressed: decompress it first (`zstd -dc IMAGE.tar.zst | imgaudit -`)",
+        );
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Some("it is a zip archive, not a `docker save` or OCI tarball");
+    }
+    if head.len() < 512 {
+        return Some("it is shorter than one tar header");
+    }
+    if head.iter().all(|b| *b == 0) {
+        return None; // an empty tar: reported as "not an image" later
+    }
+    // POSIX tar header checksum: the sum of the header bytes with the
+    // checksum field (148..156) counted as spaces.
+    let sum: u32 = head
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    let field = std::str::from_utf8(&head[148..156]).unwrap_or("");
+    let digits: String = field.chars().filter(|c| c.is_digit(8)).collect();
+    match u32::from_str_radix(&digits, 8) {
+        Ok(v) if v == sum => None,
+        _ => Some("it is not a tar archive (no valid tar header at the start)"),
     }
 }
 
