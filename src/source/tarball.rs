@@ -131,9 +131,25 @@ impl TarStore {
     /// One-pass read of a tarball from any stream.
     pub fn from_reader<R: Read>(
         input: &str,
-        reader: R,
+        mut reader: R,
         verify: bool,
     ) -> Result<TarStore, SourceError> {
+        // Sniff the first header so a non-tar stream gets a clear message.
+        let mut head = Vec::with_capacity(512);
+        (&mut reader)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(|source| SourceError::OuterTar {
+                input: input.to_string(),
+                source,
+            })?;
+        if let Some(why) = not_a_tar(&head) {
+            return Err(SourceError::NotATar {
+                input: input.to_string(),
+                why,
+            });
+        }
+        let reader = io::Cursor::new(head).chain(reader);
         let tar_err = |source: io::Error| SourceError::OuterTar {
             input: input.to_string(),
             source,
@@ -217,7 +233,7 @@ impl TarStore {
 /// message instead of the tar parser quoting the file's bytes back.
 fn not_a_tar(head: &[u8]) -> Option<&'static str> {
     if head.is_empty() {
-        return Some("the file is empty");
+        return Some("the input is empty");
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Some(
