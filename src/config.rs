@@ -72,14 +72,14 @@ pub const STARTER: &str = r#"## imgaudit.toml: configuration for `imgaudit`.
 # [rules]
 # entry-point-without-metadata = "error"
 # shim-missing = "error"
-# shim-not-executable = "warning"
+# shim-not-executable = "error"
 # interpreter-missing = "error"
 # venv-interpreter-missing = "error"
 # entry-point-module-missing = "error"
 # record-mismatch = "error"
 # record-missing-file = "error"
 # metadata-file-missing = "error"
-# metadata-malformed = "warning"
+# metadata-malformed = "error"
 # dependency-missing = "error"
 # dependency-conflict = "error"
 # required-file-deleted = "error"
@@ -1052,7 +1052,8 @@ mod tests {
                 "m3",
             ),
             Finding::new(Code::ShimMissing, "/opt/venv/bin/gone", "m4"),
-            Finding::new(Code::MetadataMalformed, "/usr/bin/sub/x", "m5"),
+            Finding::new(Code::MetadataMalformed, "/usr/bin/sub/x", "m5")
+                .with_severity(Severity::Warning),
         ]
     }
 
@@ -1169,7 +1170,8 @@ reason = "rule is off anyway"
 
     #[test]
     fn gate_levels() {
-        let warning = Finding::new(Code::MetadataMalformed, "/a", "w");
+        let warning =
+            Finding::new(Code::MetadataMalformed, "/a", "w").with_severity(Severity::Warning);
         let info = {
             let mut f = Finding::new(Code::RecordMismatch, "/b", "i");
             f.severity = Severity::Info;

@@ -103,6 +103,13 @@ impl Finding {
         }
     }
 
+    /// Builder: set the severity (the config's overrides are applied later,
+    /// in `Config::apply`; checks use the rule's default).
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+
     /// Builder: attach the environment root.
     pub fn env(mut self, env: impl Into<String>) -> Finding {
         self.env = Some(env.into());

@@ -17,13 +17,24 @@
 # Usage: sudo testdata/build-fixtures.sh          (3-10 minutes, truth included)
 #        sudo testdata/build-fixtures.sh truth    (re-record testdata/truth only)
 #        sudo RECORD_TRUTH=0 testdata/build-fixtures.sh  (images only, keep testdata/truth)
+#        sudo PUBLISH=0 testdata/build-fixtures.sh       (leave images/oci.new, truth.new,
+#                                                         build-info.json.new to inspect)
+#        sudo testdata/build-fixtures.sh publish  (swap what a PUBLISH=0 run left in)
+# The layout and truth are built next to the committed ones (images/oci.new,
+# truth.new) and swapped in atomically at the end (renameat2 RENAME_EXCHANGE), so
+# tests reading testdata/ meanwhile never see a half-written layout.
 # The offline derived formats (docker-archive, oci-archive, ...) are made from the
 # result by testdata/derive-fixtures.sh, not committed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OCI="$HERE/images/oci"
-TRUTH="$HERE/truth"
+# Tests read images/oci and truth/ while a rebuild runs: everything is built into
+# images/oci.new and truth.new and swapped in atomically at the end (publish).
+OCI_FINAL="$HERE/images/oci"
+TRUTH_FINAL="$HERE/truth"
+OCI="$OCI_FINAL.new"
+TRUTH="$TRUTH_FINAL.new"
+BUILD_INFO="$HERE/images/build-info.json"
 WORK=${IMGAUDIT_FIXTURE_WORK:-/var/tmp/imgaudit-fixture-build}
 HOSTPY=/usr/bin/python3                       # host-side helper scripts (stdlib only)
 PIP_HOST=${PIP_HOST:-python3}                 # any python3 with pip, to download wheels
@@ -92,6 +103,9 @@ certifi==2024.8.30
 charset-normalizer==3.4.0
 EOF
 PIP_WHEEL=/tmp/wheels/pip-$PIP_VERSION-py3-none-any.whl   # path inside the image build
+# Not in the constraints: dependency-conflict installs it over idna 3.10
+# (requests 2.32.3 requires idna>=2.5,<4).
+CONFLICT_PIN=idna==2.4
 
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 VENV_PATH=/opt/venv/bin:$BASE_PATH
@@ -116,7 +130,16 @@ cleanup() {
   for ((i=${#MOUNTS[@]}-1; i>=0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null || true; done
   MOUNTS=()
 }
-trap cleanup EXIT
+STAGED=()          # oci.new / truth.new of this run: removed if the run fails
+on_exit() {
+  local rc=$?
+  cleanup
+  if [ "$rc" != 0 ] && [ ${#STAGED[@]} -gt 0 ]; then
+    echo "build-fixtures: failed (exit $rc); removing ${STAGED[*]}" >&2
+    safe_rm "${STAGED[@]}"
+  fi
+}
+trap on_exit EXIT
 
 # safe_rm DIR: never recurse into a bind mount (a leftover /dev bind from an
 # interrupted run would otherwise lose the host's device nodes).
@@ -237,6 +260,11 @@ fetch_wheels() {
     -d "$WORK/wheels" --only-binary=:all: --platform manylinux_2_17_x86_64 \
     --python-version 3.11 --implementation cp --abi cp311 \
     -c "$WORK/wheels/constraints.txt" pip setuptools flake8 requests
+  # Outside the constraints (the wheelhouse is only used with them, so it changes
+  # nothing else): the idna that dependency-conflict installs over idna 3.10.
+  env -u PIP_FIND_LINKS -u PIP_NO_INDEX -u PIP_CONSTRAINT "$PIP_HOST" -m pip download -q \
+    -d "$WORK/wheels" --only-binary=:all: --no-deps --platform manylinux_2_17_x86_64 \
+    --python-version 3.11 --implementation cp --abi cp311 "$CONFLICT_PIN"
   chmod 644 "$WORK"/wheels/*
 }
 
@@ -473,6 +501,24 @@ s_usrlocal_python() {
 s_usrlocal_pip() {
   in_image "python3 $PIP_WHEEL/pip install flake8==7.1.1"
 }
+# Metadata damage, one small layer each on top of healthy.
+s_noexec()      { chmod -x "$R/opt/venv/bin/pyflakes"; }
+s_meta_missing() {
+  # METADATA of pycodestyle (every dist-info needs it) and RECORD of mccabe (needed
+  # because INSTALLER says pip installed it: pip uninstall / show -f use it).
+  rm "$R$SITE"/pycodestyle-*.dist-info/METADATA "$R$SITE"/mccabe-*.dist-info/RECORD
+}
+s_meta_malformed() {
+  # mccabe's METADATA loses its Version header; pyflakes' entry_points.txt gets a
+  # line that is neither a [section] nor name = value.
+  sed -i '/^Version:/d' "$R$SITE"/mccabe-*.dist-info/METADATA
+  echo 'not an entry point' >> "$R$SITE"/pyflakes-*.dist-info/entry_points.txt
+}
+s_conflict() {
+  # Outside the constraints file, as a Dockerfile's `pip install` would be. pip
+  # uninstalls idna 3.10, installs 2.4 and only warns about requests' requirement.
+  IMG_PATH=$VENV_PATH in_image "unset PIP_CONSTRAINT; /opt/venv/bin/pip install --no-deps '$CONFLICT_PIN'"
+}
 
 build_scenarios() {
   # healthy: the reference image every derived scenario starts from.
@@ -505,6 +551,14 @@ build_scenarios() {
   step base usr-local "RUN cp /usr/bin/python3.11 /usr/local/bin/ && ln -s python3.11 /usr/local/bin/python3 && ln -s python3 /usr/local/bin/python && mkdir -p /usr/local/lib/python3.11/site-packages && ln -s site-packages /usr/local/lib/python3.11/dist-packages && ln -s /usr/lib/python3.11/* /usr/local/lib/python3.11/ # CPython-like /usr/local from Debian's python3.11; sysconfig.py copied with scheme posix_prefix, no EXTERNALLY-MANAGED" s_usrlocal_python
   step usr-local usr-local "$RUN_PREFIX python3 $PIP_WHEEL/pip install flake8==7.1.1" s_usrlocal_pip
   config usr-local 'CMD ["flake8", "--help"]' --clear config.cmd --config.cmd flake8 --config.cmd --help
+
+  # Added later: appended so that the build clock (hence every blob above) is unchanged.
+  # (Not built: a debian-pip-launchers scenario, Debian's python3-pip 23.0.1 alone
+  # on top of healthy: its layer is 1.51 MB gzip, over the 1.5 MB allowed for it.)
+  step healthy shim-not-executable "RUN chmod -x /opt/venv/bin/pyflakes" s_noexec
+  step healthy metadata-file-missing "RUN rm $SITE/pycodestyle-*.dist-info/METADATA $SITE/mccabe-*.dist-info/RECORD" s_meta_missing
+  step healthy metadata-malformed "RUN sed -i '/^Version:/d' $SITE/mccabe-*.dist-info/METADATA && echo 'not an entry point' >> $SITE/pyflakes-*.dist-info/entry_points.txt" s_meta_malformed
+  step healthy dependency-conflict "RUN /opt/venv/bin/pip install --no-deps '$CONFLICT_PIN'" s_conflict
 }
 
 # ---------------------------------------------------------------------------
@@ -696,13 +750,14 @@ def launchers(bindir, python_only_shebang):
     for name in sorted(os.listdir(d)):
         p = os.path.join(d, name)
         st = os.lstat(p)
-        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111: continue
+        if not stat.S_ISREG(st.st_mode): continue
         with open(p, "rb") as f: text = f.read(4096).decode("utf-8", "replace")
         first = text.split("\n", 1)[0]
         if not first.startswith("#!"): continue
         polyglot = first.startswith("#!/bin/sh") and "\x27\x27\x27exec\x27" in text
         if "python" not in first and not polyglot: continue
-        found.append((bindir.rstrip("/") + "/" + name, kind(text)))
+        # A launcher that lost its execute bits is still run (exit 126 is its truth).
+        found.append((bindir.rstrip("/") + "/" + name, kind(text), bool(st.st_mode & 0o111)))
     return found
 
 def find_envs():
@@ -742,10 +797,13 @@ for e in find_envs():
         e["flake8_lint_probe"] = {"argv": [flake8, "-"], "stdin": "import os\n", "exit": code,
                                   "stdout": so.strip(), "stderr_tail": tail(se)}
     result["envs"].append(e)
-    for path, k in launchers(e["bin"], e["kind"] == "debian-system"):
+    for path, k, x in launchers(e["bin"], e["kind"] == "debian-system"):
         code, so, se = run([path, "--help"])
-        result["launchers"].append({"path": path, "env": e["prefix"], "kind": k, "exit": code,
-                                    "stderr_tail": tail(se), "stdout_first_line": head(so)})
+        entry = {"path": path, "env": e["prefix"], "kind": k, "exit": code,
+                 "stderr_tail": tail(se), "stdout_first_line": head(so)}
+        if not x:
+            entry["executable"] = False
+        result["launchers"].append(entry)
 result["pip_check"] = {k: result["envs"][0]["pip_check"][k] for k in ("exit", "output")}
 result["pip_check"]["env"] = result["envs"][0]["prefix"]
 argv = (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])
@@ -753,6 +811,48 @@ if argv:
     code, so, se = run(argv)
     result["entrypoint"] = {"argv": argv, "exit": code, "stderr_tail": tail(se),
                             "stdout_first_line": head(so)}
+# Scenario-specific probes: what the damage does to the tools that read metadata.
+# Run last, in order (a failing `pip uninstall` is the last one: the unpacked
+# bundle is thrown away afterwards anyway).
+VPY, VBIN = "/opt/venv/bin/python", "/opt/venv/bin"
+def pyc(code):
+    return [VPY, "-c", code]
+MD_VERSION = "import importlib.metadata as m; print(repr(m.version(%r)))"
+PROBES = {
+    "shim-not-executable": [
+        ("the module itself still runs", [VPY, "-m", "pyflakes", "--version"]),
+    ],
+    "metadata-file-missing": [
+        ("importlib.metadata.version(\x27pycodestyle\x27)", pyc(MD_VERSION % "pycodestyle")),
+        ("importlib.metadata.version(\x27mccabe\x27)", pyc(MD_VERSION % "mccabe")),
+        ("flake8 --version (plugin discovery)", [VBIN + "/flake8", "--version"]),
+        ("pip list", [VPY, "-m", "pip", "list"]),
+        ("pip show -f mccabe", [VPY, "-m", "pip", "show", "-f", "mccabe"]),
+        ("pip uninstall -y mccabe", [VPY, "-m", "pip", "uninstall", "-y", "mccabe"]),
+    ],
+    "metadata-malformed": [
+        ("importlib.metadata.version(\x27mccabe\x27)", pyc(MD_VERSION % "mccabe")),
+        ("importlib.metadata.entry_points(group=\x27console_scripts\x27)",
+         pyc("import importlib.metadata as m; "
+             "print(sorted(e.name for e in m.entry_points(group=\x27console_scripts\x27)))")),
+        ("flake8 --version (plugin discovery)", [VBIN + "/flake8", "--version"]),
+        ("pip list", [VPY, "-m", "pip", "list"]),
+        ("pip show mccabe", [VPY, "-m", "pip", "show", "mccabe"]),
+        ("pip show --verbose pyflakes", [VPY, "-m", "pip", "show", "--verbose", "pyflakes"]),
+    ],
+    "dependency-conflict": [
+        ("import requests", pyc("import requests, importlib.metadata as m; "
+                                "print(requests.__version__, \x27idna\x27, m.version(\x27idna\x27))")),
+        ("pip list", [VPY, "-m", "pip", "list"]),
+    ],
+}
+if tag in PROBES:
+    result["probes"] = []
+    for name, argv in PROBES[tag]:
+        code, so, se = run(argv)
+        result["probes"].append({"name": name, "argv": argv, "exit": code,
+                                 "stdout": "\n".join(so.strip("\n").splitlines()[:30]),
+                                 "stderr_tail": tail(se, 6)})
 with open(out, "w") as f:
     json.dump(result, f, indent=2, sort_keys=False)
     f.write("\n")
@@ -770,19 +870,21 @@ record_truth() {
 
 SCENARIOS=(base healthy incident-same-run incident-later-run launcher-deleted
   package-deleted file-edited dependency-uninstalled legacy-setuptools-healthy
-  legacy-setuptools venv-moved interpreter-purged long-shebang usr-local)
+  legacy-setuptools venv-moved interpreter-purged long-shebang usr-local
+  shim-not-executable metadata-file-missing metadata-malformed dependency-conflict)
 
-write_build_info() {
-  "$HOSTPY" - "$HERE/images/build-info.json" "$WORK" "$CREATED" "$CONSTRAINTS" \
+write_build_info() {   # OUT
+  "$HOSTPY" - "$1" "$WORK" "$CREATED" "$CONSTRAINTS" "$CONFLICT_PIN" \
     "$(umoci --version)" "$(skopeo --version)" "${SCENARIOS[@]}" multiarch <<'EOF'
 import glob, json, os, subprocess, sys
-out, work, created, cons, umoci_v, skopeo_v, *tags = sys.argv[1:]
+out, work, created, cons, extra, umoci_v, skopeo_v, *tags = sys.argv[1:]
 debs = {}
 for deb in sorted(glob.glob(os.path.join(work, "debs", "*.deb"))):
     f = lambda k: subprocess.run(["dpkg-deb", "-f", deb, k], capture_output=True, text=True).stdout.strip()
     debs[f("Package")] = f("Version")
 info = {"created": created, "debian_suite": "bookworm", "debian_packages": debs,
-        "pypi_pins": [l for l in cons.splitlines() if l.strip()], "umoci": umoci_v,
+        "pypi_pins": [l for l in cons.splitlines() if l.strip()],
+        "pypi_outside_constraints": extra.split(), "umoci": umoci_v,
         "skopeo": skopeo_v, "tags": tags}
 with open(out, "w") as fh:
     json.dump(info, fh, indent=2); fh.write("\n")
@@ -791,16 +893,55 @@ EOF
 
 record_all_truth() {
   local t
-  mkdir -p "$TRUTH"; rm -f "$TRUTH"/*.json
+  safe_rm "$TRUTH"; mkdir -p "$TRUTH"; STAGED+=("$TRUTH")
   for t in "${SCENARIOS[@]}"; do record_truth "$t"; done
 }
 
-main() {
-  if [ "${1:-}" = truth ]; then      # only re-record the runtime truth
-    [ -d "$WORK/wheels" ] || fetch_wheels
-    record_all_truth; return
+# swap_in NEW FINAL: exchange the two directories in one renameat2(RENAME_EXCHANGE)
+# (a concurrent reader sees the old tree or the new one, never a half-written one
+# or none), then remove the old tree, which is now at NEW.
+swap_in() {
+  local new=$1 final=$2
+  [ -d "$new" ] || die "nothing to publish at $new"
+  if [ -e "$final" ]; then
+    "$HOSTPY" - "$new" "$final" <<'EOF'
+import ctypes, os, sys
+new, final = (os.fsencode(a) for a in sys.argv[1:3])
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+if libc.renameat2(AT_FDCWD, new, AT_FDCWD, final, RENAME_EXCHANGE) != 0:
+    err = ctypes.get_errno()
+    raise SystemExit(f"renameat2(RENAME_EXCHANGE, {final.decode()}): {os.strerror(err)}")
+EOF
+    safe_rm "$new"
+  else
+    mv "$new" "$final"
   fi
-  mkdir -p "$WORK" "$TRUTH"
+}
+
+# publish: swap images/oci.new, truth.new (if recorded) and build-info.json.new in.
+publish() {
+  log "publishing images/oci, truth/, build-info.json"
+  swap_in "$OCI" "$OCI_FINAL"
+  if [ -d "$TRUTH" ]; then swap_in "$TRUTH" "$TRUTH_FINAL"; fi
+  if [ -f "$BUILD_INFO.new" ]; then mv "$BUILD_INFO.new" "$BUILD_INFO"; fi
+  STAGED=()
+}
+
+main() {
+  case ${1:-} in
+    truth)                           # only re-record the runtime truth
+      OCI=$OCI_FINAL
+      [ -d "$WORK/wheels" ] || fetch_wheels
+      record_all_truth
+      swap_in "$TRUTH" "$TRUTH_FINAL"; STAGED=()
+      return ;;
+    publish)                         # swap in what a PUBLISH=0 run left
+      publish; return ;;
+  esac
+  mkdir -p "$WORK"
+  safe_rm "$OCI" "$TRUTH"; rm -f "$BUILD_INFO.new"
+  STAGED+=("$OCI" "$BUILD_INFO.new")
   fetch_debs
   fetch_wheels
   build_base
@@ -810,9 +951,15 @@ main() {
   recompress_layers
   build_multiarch
   if [ "${RECORD_TRUTH:-1}" = 1 ]; then record_all_truth; fi
-  write_build_info
+  write_build_info "$BUILD_INFO.new"
+  if [ "${PUBLISH:-1}" = 1 ]; then
+    publish
+  else
+    STAGED=()
+    log "PUBLISH=0: left images/oci.new, truth.new, build-info.json.new; swap them in with: $0 publish"
+  fi
   log "done"
-  du -sh "$HERE" "$OCI"
+  du -sh "$HERE" "$OCI_FINAL"
 }
 
 main "$@"

@@ -658,6 +658,11 @@ fn truth_every_runtime_failure_is_reported() {
                 f["path"] == launcher.as_str()
                     || (f["rule"] == "venv-interpreter-missing"
                         && launcher.starts_with(&format!("{}/", f["path"].as_str().unwrap())))
+                    // A cause in a distribution's metadata names the
+                    // launchers it puts at risk.
+                    || f["launchers_at_risk"]
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|p| p == launcher.as_str()))
             });
             assert!(
                 covered,
@@ -667,9 +672,19 @@ fn truth_every_runtime_failure_is_reported() {
         }
         for env in &failures.pip_check_envs {
             assert!(
+                // A dependency finding, or its cause: metadata pip cannot
+                // read makes it report the distribution as not installed.
                 errors.iter().any(|f| f["env"] == env.as_str()
-                    && (f["rule"] == "dependency-missing" || f["rule"] == "dependency-conflict")),
-                "{tag}: `pip check` fails in {env} but no dependency finding:\n{}",
+                    && matches!(
+                        f["rule"].as_str(),
+                        Some(
+                            "dependency-missing"
+                                | "dependency-conflict"
+                                | "metadata-file-missing"
+                                | "metadata-malformed"
+                        )
+                    )),
+                "{tag}: `pip check` fails in {env} but no dependency finding (or its cause):\n{}",
                 listing(&report)
             );
         }
@@ -1519,4 +1534,68 @@ fn readme_keeps_the_two_setup_commands() {
     ] {
         assert!(section.contains(command), "README set-up lacks `{command}`");
     }
+}
+
+/// Proves `shim-not-executable` on a real image (`RUN chmod -x
+/// /opt/venv/bin/pyflakes`), and only that: the truth records exit 126
+/// (`Permission denied`) for the launcher.
+#[test]
+fn shim_not_executable_fixture() {
+    let report = assert_broken("shim-not-executable", &["shim-not-executable"]);
+    let finding = active(&report)[0];
+    assert_eq!(finding["path"], "/opt/venv/bin/pyflakes");
+    assert_eq!(finding["layer"], 3);
+}
+
+/// Proves `metadata-file-missing` on a real image (METADATA of pycodestyle
+/// and RECORD of mccabe deleted), with the cause reported once: RECORD's own
+/// row for the deleted METADATA is not a second `record-missing-file`, and
+/// the launchers put at risk are named (the truth: flake8 dies with
+/// `TypeError` loading its plugins, `pip check` fails).
+#[test]
+fn metadata_file_missing_fixture() {
+    let report = assert_broken("metadata-file-missing", &["metadata-file-missing"]);
+    let paths: Vec<&str> = active(&report)
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/opt/venv/lib/python3.11/site-packages/mccabe-0.7.0.dist-info/RECORD",
+            "/opt/venv/lib/python3.11/site-packages/pycodestyle-2.12.1.dist-info/METADATA",
+        ]
+    );
+    assert!(active(&report)[1]["launchers_at_risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l == "/opt/venv/bin/flake8"));
+}
+
+/// Proves `metadata-malformed` on a real image (a METADATA without
+/// `Version`, an `entry_points.txt` with a garbage line) is an error, and the
+/// edit is reported once: no `record-mismatch` for the same two files. The
+/// truth: `pip check`/`pip list` crash with `TypeError`, flake8 exits 1.
+#[test]
+fn metadata_malformed_fixture() {
+    let report = assert_broken("metadata-malformed", &["metadata-malformed"]);
+    assert_eq!(active(&report).len(), 2, "{}", listing(&report));
+    assert!(active(&report).iter().all(|f| f["severity"] == "error"));
+}
+
+/// Proves `dependency-conflict` on a real image (`pip install --no-deps
+/// idna==2.4` under requests, which needs `idna>=2.5,<4`), matching the
+/// truth's `pip check` line.
+#[test]
+fn dependency_conflict_fixture() {
+    let report = assert_broken("dependency-conflict", &["dependency-conflict"]);
+    let truth = truth("dependency-conflict").unwrap();
+    assert!(truth["pip_check"]["output"]
+        .as_str()
+        .unwrap()
+        .contains("requests 2.32.3 has requirement idna<4,>=2.5, but you have idna 2.4"));
+    let finding = active(&report)[0];
+    assert_eq!(finding["requirement"], "idna <4,>=2.5");
+    assert_eq!(finding["installed"], "2.4");
 }

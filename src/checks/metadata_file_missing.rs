@@ -42,7 +42,8 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 )
                 .env(&facts.env.root)
                 .field("distribution", d.name.as_str())
-                .field("file", file);
+                .field("file", file)
+                .field("launchers_at_risk", super::affected_launchers(facts, &d.key));
                 if let Some(layer) = cx.removed_by(&path) {
                     f = f.note(format!("deleted by {}", cx.layer_label(layer)));
                     f = cx.at_layer(f, layer);

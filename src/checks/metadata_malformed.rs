@@ -1,6 +1,8 @@
 //! `metadata-malformed`: METADATA without `Name`/`Version`, RECORD rows that
-//! don't parse, `entry_points.txt` lines that don't parse. A warning: the
-//! file exists, but the tools that read it will skip or choke on it.
+//! don't parse, `entry_points.txt` lines that don't parse. The file
+//! exists, but the tools that read it skip or crash on it: `pip check` and
+//! `pip list` die with `TypeError` on a METADATA without `Version`, and
+//! `importlib.metadata.entry_points()` raises on a bad entry_points line.
 
 use super::{CheckCtx, Code};
 use crate::finding::Finding;
@@ -17,7 +19,11 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         format!("cannot parse `{path}`: {why}"),
                     )
                     .env(&facts.env.root)
-                    .field("distribution", d.name.as_str()),
+                    .field("distribution", d.name.as_str())
+                    .field(
+                        "launchers_at_risk",
+                        super::affected_launchers(facts, &d.key),
+                    ),
                 );
             }
         }

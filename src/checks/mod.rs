@@ -260,7 +260,8 @@ impl Code {
     /// Severity before any config override.
     pub fn default_severity(self) -> Severity {
         match self {
-            Code::MetadataMalformed | Code::ShimNotExecutable => Severity::Warning,
+            // Every rule fires only where the truth records a run-time failure
+            // or lost metadata, so all default to error; `[rules]` demotes.
             _ => Severity::Error,
         }
     }
@@ -279,4 +280,30 @@ mod tests {
             assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
         }
     }
+}
+
+/// Launchers that break when distribution `key` has broken metadata: its own
+/// console scripts, and those of every distribution that requires it (their
+/// plugin loading and version checks read its metadata at start-up).
+pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
+    let requires_it = |d: &Dist| {
+        d.key == key
+            || d.requires.iter().any(|r| {
+                crate::python::markers::parse_requirement(r)
+                    .is_ok_and(|req| crate::python::normalize_name(req.name.as_ref()) == key)
+            })
+    };
+    let declared = declared_scripts(facts);
+    let mut out: Vec<String> = facts
+        .launchers
+        .iter()
+        .filter(|l| {
+            declared
+                .get(l.name.as_str())
+                .is_some_and(|(d, _)| requires_it(d))
+        })
+        .map(|l| l.path.clone())
+        .collect();
+    out.sort();
+    out
 }

@@ -28,6 +28,14 @@ fn b64(d: &[u8]) -> String {
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
+    // Files that `metadata-malformed` already reports: their edit is the
+    // cause, reported once there.
+    let malformed: std::collections::HashSet<&str> = cx
+        .facts
+        .iter()
+        .flat_map(|f| &f.dists)
+        .flat_map(|d| d.problems.iter().map(|(p, _)| p.as_str()))
+        .collect();
     let mut jobs = Vec::new();
     for facts in cx.facts {
         for d in &facts.dists {
@@ -44,6 +52,9 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
                     continue;
                 };
+                if malformed.contains(path.as_str()) {
+                    continue;
+                }
                 let Ok(r) = cx.tree.stat(&path) else {
                     continue; // absent: record-missing-file
                 };

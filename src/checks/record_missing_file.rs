@@ -58,6 +58,14 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 if is_slimming(&path) {
                     continue;
                 }
+                // The dist's own METADATA/RECORD/WHEEL: `metadata-file-missing`
+                // reports those, the cause, once.
+                if path
+                    .strip_prefix(d.dir.as_str())
+                    .is_some_and(|f| matches!(f, "/METADATA" | "/RECORD" | "/WHEEL"))
+                {
+                    continue;
+                }
                 if scripts.iter().any(|s| path.ends_with(s.as_str())) {
                     continue;
                 }

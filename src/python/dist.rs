@@ -164,13 +164,21 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
             dists.push(d);
             continue;
         }
+        if let Some(iid) = child("INSTALLER") {
+            let text = read_text(tree, iid).unwrap_or_default();
+            d.installer = Some(String::from_utf8_lossy(&text).trim().to_string());
+        }
         if let Some(rid) = child("RECORD") {
             d.has_record = true;
             match read_text(tree, rid) {
                 Ok(bytes) => {
                     let rec = parse_record(&bytes);
-                    for e in &rec.errors {
-                        d.problems.push((tree.path_of(rid), e.to_string()));
+                    // RECORD is authoritative only where an installer wrote it
+                    // (PEP 627); Debian's build-time RECORDs are not judged.
+                    if d.installer.is_some() {
+                        for e in &rec.errors {
+                            d.problems.push((tree.path_of(rid), e.to_string()));
+                        }
                     }
                     d.record = Some(rec);
                 }
@@ -178,10 +186,6 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
             }
         }
         d.has_wheel = child("WHEEL").is_some();
-        if let Some(iid) = child("INSTALLER") {
-            let text = read_text(tree, iid).unwrap_or_default();
-            d.installer = Some(String::from_utf8_lossy(&text).trim().to_string());
-        }
         if let Some(eid) = child("entry_points.txt") {
             match read_text(tree, eid) {
                 Ok(bytes) => {

@@ -352,6 +352,7 @@ pub(crate) fn sample_report() -> AuditReport {
             "/opt/venv/bin/tool",
             "launcher `tool` is not executable",
         )
+        .with_severity(crate::finding::Severity::Warning)
         .env("/opt/venv")
         .layer(2, run_pip),
         Finding::new(

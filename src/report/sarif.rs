@@ -380,7 +380,7 @@ mod tests {
             .iter()
             .find(|r| r["id"] == "metadata-malformed")
             .unwrap();
-        assert_eq!(malformed["defaultConfiguration"]["level"], "warning");
+        assert_eq!(malformed["defaultConfiguration"]["level"], "error");
     }
 
     #[test]
