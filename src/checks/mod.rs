@@ -259,26 +259,10 @@ impl Code {
 
     /// Severity before any config override.
     pub fn default_severity(self) -> Severity {
-        match self {
-            // Every rule fires only where the truth records a run-time failure
-            // or lost metadata, so all default to error; `[rules]` demotes.
-            _ => Severity::Error,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strum::IntoEnumIterator;
-
-    #[test]
-    fn codes_unique_and_round_trip() {
-        let mut seen = std::collections::HashSet::new();
-        for code in Code::iter() {
-            assert!(seen.insert(code.as_str()), "duplicate code {code}");
-            assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
-        }
+        // Every rule fires only where the fixtures' runtime truth records a
+        // failure or lost metadata, so all default to error; `[rules]` in
+        // imgaudit.toml demotes.
+        Severity::Error
     }
 }
 
@@ -306,4 +290,19 @@ pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn codes_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::iter() {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
+        }
+    }
 }
