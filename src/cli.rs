@@ -173,8 +173,16 @@ impl ImageArgs {
         }
     }
 
-    /// Open the image, with a progress bar on stderr when it helps.
+    /// Open the image, verified, with a progress bar on stderr when it helps.
     pub fn open(&self) -> Result<Image, image::ImageError> {
+        let (image, pending) = self.open_deferred()?;
+        pending.wait()?;
+        Ok(image)
+    }
+
+    /// Open the image; plain layers' whole-blob digests are still being
+    /// computed until the returned [`image::PendingVerification`] is waited on.
+    pub fn open_deferred(&self) -> Result<(Image, image::PendingVerification), image::ImageError> {
         let req = self.request();
         let size_hint = std::fs::metadata(crate::source::split_reference(&req.input).0)
             .map(|m| m.len())
@@ -184,20 +192,23 @@ impl ImageArgs {
             When::Never => false,
             When::Auto => io::stderr().is_terminal() && size_hint >= PROGRESS_MIN_BYTES,
         };
-        if !show {
-            return image::open(&req, None).and_then(|i| self.check_platform(i));
-        }
-        let bar = indicatif::ProgressBar::new(size_hint);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} reading layers {bytes}/{total_bytes} [{elapsed}]",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        let tick = |n: u64| bar.inc(n);
-        let result = image::open(&req, Some(&tick));
-        bar.finish_and_clear();
-        result.and_then(|i| self.check_platform(i))
+        let result = if show {
+            let bar = indicatif::ProgressBar::new(size_hint);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} reading layers {bytes}/{total_bytes} [{elapsed}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let tick = |n: u64| bar.inc(n);
+            let result = image::open_deferred(&req, Some(&tick));
+            bar.finish_and_clear();
+            result
+        } else {
+            image::open_deferred(&req, None)
+        };
+        let (image, pending) = result?;
+        Ok((self.check_platform(image)?, pending))
     }
 
     /// A single-platform image that is not the `--platform` asked for is an
@@ -386,9 +397,12 @@ fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<Config> {
 
 fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let image = args.image.open()?;
+    // Checks run while plain layers are still being hashed; the hashes are
+    // waited on before anything is reported.
+    let (image, pending) = args.image.open_deferred()?;
     let facts = crate::audit::gather(&image);
     let mut findings = crate::audit::run(&image, &facts);
+    pending.wait()?;
     findings.extend(crate::audit::budget_findings(&image, &config.budget));
     for unmatched in config.apply(&mut findings) {
         eprintln!("warning: {unmatched}");

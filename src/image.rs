@@ -73,14 +73,86 @@ pub struct Image {
     pub effects: Vec<LayerEffect>,
 }
 
-/// Progress callback: (layers done, layers total).
+/// Progress callback: called with the stored bytes of each layer read.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// Whole-blob digests still being computed on plain, seekable layers.
+///
+/// Why deferred: on an uncompressed `docker save`, walking the tar headers
+/// takes a fraction of a second, but hashing a 5 GB layer takes seconds on
+/// one core. The audit starts its checks on the tree right away and waits
+/// for the hashes only before it reports, so the two overlap on the cores.
+/// A mismatch is still an error (exit 2); no finding is printed for an
+/// image that fails verification.
+pub struct PendingVerification {
+    input: String,
+    jobs: Vec<VerifyJob>,
+}
+
+struct VerifyJob {
+    name: String,
+    digest: Option<String>,
+    diff_id: Option<String>,
+    handle: std::thread::JoinHandle<std::io::Result<String>>,
+}
+
+impl PendingVerification {
+    /// Wait for every hash and compare it with the expected digests.
+    pub fn wait(self) -> Result<(), ImageError> {
+        let mut first_err = None;
+        for job in self.jobs {
+            let result = job
+                .handle
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread panicked")));
+            let err = match result {
+                Err(source) => Some(layer::LayerError::Io {
+                    layer: job.name.clone(),
+                    source,
+                }),
+                Ok(actual) => {
+                    // A plain layer's blob digest and diff_id are the same bytes.
+                    let index = LayerIndex {
+                        blob_digest: Some(actual.clone()),
+                        diff_id: Some(actual),
+                        ..LayerIndex::default()
+                    };
+                    index
+                        .check_digests(&job.name, job.digest.as_deref(), job.diff_id.as_deref())
+                        .err()
+                }
+            };
+            if let (None, Some(e)) = (&first_err, err) {
+                first_err = Some(e);
+            }
+        }
+        match first_err {
+            Some(source) => Err(ImageError::Layer {
+                input: self.input,
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Open, verify and merge an image.
 pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, ImageError> {
+    let (image, pending) = open_deferred(req, progress)?;
+    pending.wait()?;
+    Ok(image)
+}
+
+/// Open and merge an image; whole-blob verification of plain seekable
+/// layers continues in the background until [`PendingVerification::wait`].
+pub fn open_deferred(
+    req: &OpenRequest,
+    progress: Option<Progress<'_>>,
+) -> Result<(Image, PendingVerification), ImageError> {
     let resolved = source::open(req)?;
     let input = req.input.clone();
-    let indexes: Vec<Result<Arc<LayerIndex>, layer::LayerError>> = resolved
+    type Read = Result<(Arc<LayerIndex>, Option<crate::layer::FileRange>), layer::LayerError>;
+    let indexes: Vec<Read> = resolved
         .layers
         .par_iter()
         .map(|l| {
@@ -92,27 +164,42 @@ pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, 
                     .and_then(layer::Compression::from_media_type),
                 verify: req.verify,
             };
-            let index = match &l.blob {
-                Blob::Range(r) => Arc::new(layer::read_layer_range(r, &opts)?),
-                Blob::Indexed(ix) => ix.clone(),
-                Blob::Memory(m) => Arc::new(layer::read_layer_stream(&m[..], &opts)?),
+            let (index, deferred) = match &l.blob {
+                Blob::Range(r) => {
+                    let (ix, d) = layer::read_layer_range_deferred(r, &opts)?;
+                    (Arc::new(ix), d)
+                }
+                Blob::Indexed(ix) => (ix.clone(), None),
+                Blob::Memory(m) => (Arc::new(layer::read_layer_stream(&m[..], &opts)?), None),
             };
-            if req.verify {
+            if req.verify && deferred.is_none() {
                 index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
             }
             if let Some(p) = progress {
                 p(l.size);
             }
-            Ok(index)
+            Ok((index, deferred))
         })
         .collect();
     let mut layers = Vec::with_capacity(indexes.len());
     let mut access = Vec::with_capacity(indexes.len());
-    for (i, (l, index)) in resolved.layers.iter().zip(indexes).enumerate() {
-        let index = index.map_err(|source| ImageError::Layer {
+    let mut pending = PendingVerification {
+        input: input.clone(),
+        jobs: Vec::new(),
+    };
+    for (i, (l, read)) in resolved.layers.iter().zip(indexes).enumerate() {
+        let (index, deferred) = read.map_err(|source| ImageError::Layer {
             input: input.clone(),
             source,
         })?;
+        if let Some(range) = deferred {
+            pending.jobs.push(VerifyJob {
+                name: l.name.clone(),
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+                handle: std::thread::spawn(move || layer::hash_range(&range)),
+            });
+        }
         access.push(match (&l.blob, index.seekable) {
             (Blob::Range(r), true) => Some(r.clone()),
             _ => None,
@@ -137,11 +224,14 @@ pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, 
             })?;
     }
     let (tree, effects) = overlay.finish();
-    Ok(Image {
-        input,
-        resolved,
-        layers,
-        tree,
-        effects,
-    })
+    Ok((
+        Image {
+            input,
+            resolved,
+            layers,
+            tree,
+            effects,
+        },
+        pending,
+    ))
 }

@@ -485,7 +485,25 @@ pub fn read_layer_range(range: &FileRange, opts: &ReadOptions) -> Result<LayerIn
     Ok(index)
 }
 
-fn hash_range(range: &FileRange) -> io::Result<String> {
+/// Like [`read_layer_range`], but a plain seekable layer's whole-blob hash
+/// is left to the caller: the range to hash is returned, so it can run
+/// while the checks already work on the tree. Compressed layers are hashed
+/// inline as they stream, as always.
+pub fn read_layer_range_deferred(
+    range: &FileRange,
+    opts: &ReadOptions,
+) -> Result<(LayerIndex, Option<FileRange>), LayerError> {
+    let mut head = [0u8; 4];
+    let n = range.read_at(0, &mut head).map_err(|e| io_err(opts, e))?;
+    if resolve_compression(opts.compression, &head[..n]) != Compression::None {
+        return Ok((read_layer_stream(range.cursor(), opts)?, None));
+    }
+    let index = walk_seekable(range, opts)?;
+    Ok((index, opts.verify.then(|| range.clone())))
+}
+
+/// sha256 (`sha256:<hex>`) of a whole range, read sequentially.
+pub fn hash_range(range: &FileRange) -> io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut pos = 0u64;

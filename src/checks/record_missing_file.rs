@@ -1,8 +1,8 @@
 //! `record-missing-file`: files an installer recorded are absent. One
 //! finding per distribution, with the count and the list. Absent `.pyc`
 //! files are not reported (deleting `__pycache__` is legitimate slimming),
-//! nor package `tests/`, `docs/`, `examples/` and `*.md`/`*.rst` (the
-//! slimming `imgaudit size` advises),
+//! nor package `tests/`, `docs/`, `examples/`, `include/`, `*.h`, `*.a`,
+//! `*.md`/`*.rst` (the slimming `imgaudit size` advises),
 //! nor launchers of declared entry points (that is `shim-missing`, the
 //! cause).
 
@@ -14,22 +14,30 @@ use crate::python::record::{is_pyc, resolve_record_path};
 const MAX_LISTED: usize = 50;
 
 /// Files whose absence is legitimate slimming, the same set `imgaudit size`
-/// advises deleting: tests, docs and examples inside a package, and
-/// Markdown/reST files. (`.pyc` is handled by `is_pyc`.)
+/// advises deleting: tests, docs, examples and C headers (`include/`, `*.h`)
+/// inside a package, static libraries (`*.a`), Markdown/reST files. (`.pyc`
+/// is handled by `is_pyc`.) Found on a real torch image whose slimming step
+/// removed `torch/include`: 9,598 header files, none needed at run time.
 fn is_slimming(path: &str) -> bool {
     let Some((_, rest)) = path.split_once("-packages/") else {
         return false;
     };
-    if rest.ends_with(".md") || rest.ends_with(".rst") {
+    if [".md", ".rst", ".h", ".hpp", ".a"]
+        .iter()
+        .any(|ext| rest.ends_with(ext))
+    {
         return true;
     }
     // `<package>/…/<dir>/<file>`, where <dir> is a test or doc dir inside
     // the package (at any depth, as `imgaudit size`'s `find -path` matches).
     let comps: Vec<&str> = rest.split('/').collect();
     comps.len() >= 3
-        && comps[1..comps.len() - 1]
-            .iter()
-            .any(|c| matches!(*c, "tests" | "test" | "docs" | "doc" | "examples"))
+        && comps[1..comps.len() - 1].iter().any(|c| {
+            matches!(
+                *c,
+                "tests" | "test" | "docs" | "doc" | "examples" | "include"
+            )
+        })
 }
 
 /// Run the check.

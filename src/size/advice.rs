@@ -198,7 +198,7 @@ const RULES: &[Rule] = &[
     Rule {
         id: "c-headers",
         what: "C headers (`include/` directories, `*.h`, `*.hpp`)",
-        note: "only needed to compile; keep them if something compiles at run time (torch.compile/Triton, cffi, numba)",
+        note: "only needed to compile; keep them if something compiles at run time (torch.compile/Triton, cffi, numba); `imgaudit audit` treats their absence from RECORD as slimming",
         steps: &[
             Step {
                 matcher: Matcher::Dirs {
