@@ -50,6 +50,19 @@ pub struct Location {
     pub created_by: Option<String>,
 }
 
+/// The keys every finding has in JSON; rule-specific fields never reuse them.
+pub const CORE_KEYS: &[&str] = &[
+    "rule",
+    "severity",
+    "message",
+    "path",
+    "layer",
+    "created_by",
+    "env",
+    "notes",
+    "suppressed",
+];
+
 /// A matched `[[ignore]]` entry: the finding is still reported, marked suppressed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Suppression {
@@ -126,18 +139,7 @@ impl Finding {
     pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Finding {
         // Fields are flattened into the JSON object: never shadow a core key.
         debug_assert!(
-            ![
-                "rule",
-                "severity",
-                "message",
-                "path",
-                "layer",
-                "created_by",
-                "env",
-                "notes",
-                "suppressed"
-            ]
-            .contains(&key),
+            !CORE_KEYS.contains(&key),
             "rule field `{key}` collides with a core finding key"
         );
         self.fields.insert(key.to_string(), value.into());

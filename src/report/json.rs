@@ -161,21 +161,8 @@ mod tests {
         }
         let mut all = Vec::new();
         keys(&parsed(), &mut all);
-        all.extend(
-            [
-                "rule",
-                "severity",
-                "message",
-                "path",
-                "layer",
-                "created_by",
-                "env",
-                "notes",
-                "suppressed",
-                "reason",
-            ]
-            .map(String::from),
-        );
+        all.extend(crate::finding::CORE_KEYS.iter().map(|k| k.to_string()));
+        all.push("reason".to_string());
         for key in all {
             // As `key` or, in a nested row, `parent[].key`.
             assert!(

@@ -43,21 +43,7 @@ pub fn render(report: &AuditReport) -> String {
 pub fn to_junit(report: &AuditReport) -> Report {
     let mut junit = Report::new(format!("imgaudit {}", report.image.source));
 
-    let mut roots: Vec<&str> = report
-        .environments
-        .iter()
-        .map(|e| e.root.as_str())
-        .collect();
-    // A finding may name an environment the report does not list; it still
-    // gets a suite rather than vanishing.
-    for finding in &report.findings {
-        if let Some(env) = finding.env.as_deref() {
-            if !roots.contains(&env) {
-                roots.push(env);
-            }
-        }
-    }
-    for root in roots {
+    for root in report.environment_roots() {
         let findings: Vec<&Finding> = report
             .findings
             .iter()

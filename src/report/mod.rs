@@ -55,6 +55,20 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// Environment roots in report order, then any root only a finding names
+    /// (so such findings get a group or suite rather than vanishing).
+    pub fn environment_roots(&self) -> Vec<&str> {
+        let mut roots: Vec<&str> = self.environments.iter().map(|e| e.root.as_str()).collect();
+        for finding in &self.findings {
+            if let Some(env) = finding.env.as_deref() {
+                if !roots.contains(&env) {
+                    roots.push(env);
+                }
+            }
+        }
+        roots
+    }
+
     /// Assemble a report: sorts `findings` and computes the [`Summary`].
     pub fn new(
         image: ImageInfo,

@@ -212,19 +212,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 /// Findings grouped for display: each known environment in order, then any
 /// environment only the findings name, then image-wide findings.
 fn groups(report: &AuditReport) -> Vec<(String, Vec<&Finding>)> {
-    let mut roots: Vec<&str> = report
-        .environments
-        .iter()
-        .map(|e| e.root.as_str())
-        .collect();
-    for finding in &report.findings {
-        if let Some(env) = finding.env.as_deref() {
-            if !roots.contains(&env) {
-                roots.push(env);
-            }
-        }
-    }
-    let mut groups: Vec<(String, Vec<&Finding>)> = roots
+    let mut groups: Vec<(String, Vec<&Finding>)> = report
+        .environment_roots()
         .into_iter()
         .map(|root| {
             let info = report.environments.iter().find(|e| e.root == root);
