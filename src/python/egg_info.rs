@@ -96,11 +96,7 @@ pub fn parse_installed_files(bytes: &[u8]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::python::testdata::read;
 
     #[test]
     fn real_requires_txt() {

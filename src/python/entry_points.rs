@@ -226,11 +226,7 @@ fn is_dotted(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::python::testdata::read;
 
     fn ep(name: &str, module: &str, attr: Option<&str>, extras: &[&str]) -> EntryPoint {
         EntryPoint {

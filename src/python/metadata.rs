@@ -154,11 +154,7 @@ fn headers(text: &str) -> Vec<(&str, String)> {
 mod tests {
     use super::*;
 
-    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::python::testdata::read;
 
     /// One expectation per real file: `(file, name, version, #requires_dist,
     /// first requires_dist, requires_python, provides_extra)`.

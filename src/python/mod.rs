@@ -89,3 +89,13 @@ mod tests {
         }
     }
 }
+
+/// Real metadata samples under `testdata/python/`, for the parsers' tests.
+#[cfg(test)]
+pub(crate) mod testdata {
+    /// Bytes of `testdata/python/<rel>`.
+    pub(crate) fn read(rel: &str) -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
+        std::fs::read(format!("{path}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+}

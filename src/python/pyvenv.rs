@@ -109,11 +109,7 @@ fn numeric_prefix(version: &str) -> String {
 mod tests {
     use super::*;
 
-    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/python");
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{TESTDATA}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::python::testdata::read;
 
     #[test]
     fn real_files() {
