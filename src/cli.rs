@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::extract::ExtractorSet;
 use crate::image::{self, Image};
 use crate::report::{self, text::TextOptions, AuditReport, Format, OutputTarget};
 use crate::source::{OpenRequest, Platform};
@@ -127,6 +128,15 @@ pub struct ImageArgs {
     /// Show a progress bar: auto (on a terminal, for large images), always, never.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     progress: When,
+    /// Cache layer facts and verified digests in DIR (default:
+    /// `$IMGAUDIT_CACHE_DIR`, else `$XDG_CACHE_HOME/imgaudit`, else
+    /// `~/.cache/imgaudit`). A local layer is served from the cache only
+    /// while its file's stat data match the record of its verified digest.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<std::path::PathBuf>,
+    /// Neither read nor write the fact cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Args, Debug)]
@@ -173,17 +183,48 @@ impl ImageArgs {
         }
     }
 
-    /// Open the image, verified, with a progress bar on stderr when it helps.
-    pub fn open(&self) -> Result<Image, image::ImageError> {
-        let (image, pending) = self.open_deferred()?;
+    /// The fact cache to use, if any. A cache directory that cannot be
+    /// created is a warning, never a failed audit.
+    fn cache(&self) -> Option<crate::cache::FactCache> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = self
+            .cache
+            .clone()
+            .or_else(crate::cache::FactCache::default_dir)?;
+        match crate::cache::FactCache::open(&dir) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("warning: {e}; continuing without a cache");
+                None
+            }
+        }
+    }
+
+    /// Open the image, verified, with a progress bar on stderr when it
+    /// helps; `extractors` say what the command's analyzers need from file
+    /// bytes. Verified layers' facts are stored in the cache.
+    pub fn open(&self, extractors: ExtractorSet) -> Result<Image, image::ImageError> {
+        let (image, pending) = self.open_deferred(extractors)?;
         pending.wait()?;
+        save_facts(&image);
         Ok(image)
     }
 
     /// Open the image; plain layers' whole-blob digests are still being
-    /// computed until the returned [`image::PendingVerification`] is waited on.
-    pub fn open_deferred(&self) -> Result<(Image, image::PendingVerification), image::ImageError> {
+    /// computed until the returned [`image::PendingVerification`] is waited on
+    /// (then call [`save_facts`]).
+    pub fn open_deferred(
+        &self,
+        extractors: ExtractorSet,
+    ) -> Result<(Image, image::PendingVerification), image::ImageError> {
         let req = self.request();
+        let opts = image::OpenOptions {
+            extractors: std::sync::Arc::new(extractors),
+            cache: self.cache(),
+            ..Default::default()
+        };
         let size_hint = std::fs::metadata(crate::source::split_reference(&req.input).0)
             .map(|m| m.len())
             .unwrap_or(0);
@@ -201,11 +242,11 @@ impl ImageArgs {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let tick = |n: u64| bar.inc(n);
-            let result = image::open_deferred(&req, Some(&tick));
+            let result = image::open_deferred_with(&req, &opts, Some(&tick));
             bar.finish_and_clear();
             result
         } else {
-            image::open_deferred(&req, None)
+            image::open_deferred_with(&req, &opts, None)
         };
         let (image, pending) = result?;
         Ok((self.check_platform(image)?, pending))
@@ -288,7 +329,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn files(args: &FilesArgs) -> anyhow::Result<ExitCode> {
-    let image = args.image.open()?;
+    let image = args.image.open(ExtractorSet::none())?;
     let tree = &image.tree;
     let start = match args.path.as_deref() {
         None | Some("/") => ROOT,
@@ -395,14 +436,24 @@ fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<Config> {
     }
 }
 
+/// Store the verified layers' facts in the cache; trouble is a warning.
+pub fn save_facts(image: &Image) {
+    if let Err(e) = image.save_facts() {
+        eprintln!("warning: {e}");
+    }
+}
+
 fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     // Checks run while plain layers are still being hashed; the hashes are
     // waited on before anything is reported.
-    let (image, pending) = args.image.open_deferred()?;
+    let (image, pending) = args
+        .image
+        .open_deferred(crate::python::extractors::extractors())?;
     let facts = crate::audit::gather(&image);
     let mut findings = crate::audit::run(&image, &facts);
     pending.wait()?;
+    save_facts(&image);
     findings.extend(crate::audit::budget_findings(&image, &config.budget));
     for unmatched in config.apply(&mut findings) {
         eprintln!("warning: {unmatched}");
@@ -458,7 +509,7 @@ fn stdout_color(when: When) -> bool {
 }
 
 fn size(args: &SizeArgs) -> anyhow::Result<ExitCode> {
-    let image = args.image.open()?;
+    let image = args.image.open(ExtractorSet::none())?;
     let report = crate::size::analyze(&image);
     let body = match args.format {
         SizeFormat::Text => crate::size::render_text(&report, stdout_color(args.color)),

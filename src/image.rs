@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::layer::{self, LayerIndex, ReadOptions};
-use crate::overlay::{LayerEffect, Overlay, OverlayError};
+use crate::cache::{FactCache, FileIdentity, Verified};
+use crate::extract::ExtractorSet;
+use crate::layer::{self, CaptureBudget, LayerIndex, ReadOptions};
+use crate::overlay::{History, LayerEffect, Overlay, OverlayError};
 use crate::source::{self, Blob, OpenRequest, ResolvedImage, SourceError};
 use crate::tree::MergedTree;
 
@@ -56,6 +58,24 @@ pub struct Layer {
     pub created_by: Option<String>,
     /// The layer's entries.
     pub index: Arc<LayerIndex>,
+    /// The facts came from the cache: no byte of the layer was read.
+    pub from_cache: bool,
+    /// Identity of the local blob, when the layer is a range of a file.
+    identity: Option<FileIdentity>,
+    /// The digests were computed (or found in a verified record) and match;
+    /// set later for layers hashed in the background.
+    verified: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How to open an image: what to extract, and where facts are cached.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// The analyzers' extractors (default: none).
+    pub extractors: Arc<ExtractorSet>,
+    /// The fact cache, if any.
+    pub cache: Option<FactCache>,
+    /// Total bytes the extractors may keep in memory.
+    pub budget: CaptureBudget,
 }
 
 /// An opened, merged image.
@@ -71,6 +91,74 @@ pub struct Image {
     pub tree: MergedTree,
     /// What each layer removed from the layers below.
     pub effects: Vec<LayerEffect>,
+    extractors: Arc<ExtractorSet>,
+    cache: Option<FactCache>,
+}
+
+impl Image {
+    /// What the layers removed, asked by path.
+    pub fn history(&self) -> History<'_> {
+        History::new(&self.effects)
+    }
+
+    /// Store every verified layer's facts in the cache, with the file hashes
+    /// computed since the image was opened (a check hashed RECORD rows by
+    /// positioned reads): the next run finds them without reading a byte.
+    ///
+    /// Call it after [`PendingVerification::wait`] succeeded: only verified
+    /// layers are stored. Cache trouble is returned, never fatal.
+    pub fn save_facts(&self) -> Result<usize, crate::cache::CacheError> {
+        let Some(cache) = &self.cache else {
+            return Ok(0);
+        };
+        let version = self.extractors.version();
+        let mut hashes: Vec<std::collections::HashMap<u64, [u8; 32]>> =
+            vec![Default::default(); self.layers.len()];
+        for (layer, offset, sha) in self.tree.known_hashes() {
+            if let Some(m) = hashes.get_mut(layer as usize) {
+                m.insert(offset, sha);
+            }
+        }
+        let mut saved = 0;
+        for (l, hashes) in self.layers.iter().zip(hashes) {
+            let verified = l.verified.load(std::sync::atomic::Ordering::Relaxed);
+            let (Some(key), Some(id), true) = (l.cache_key(), &l.identity, verified) else {
+                continue;
+            };
+            let mut added = 0;
+            let mut index = (*l.index).clone();
+            for e in &mut index.entries {
+                if e.sha256.is_none() && e.kind == layer::EntryKind::File {
+                    if let Some(h) = hashes.get(&e.data_offset) {
+                        e.sha256 = Some(*h);
+                        added += 1;
+                    }
+                }
+            }
+            if l.from_cache && added == 0 {
+                continue;
+            }
+            cache.record_verified(
+                id,
+                &Verified {
+                    digest: key.to_string(),
+                    diff_id: l.diff_id.clone(),
+                },
+            )?;
+            cache.put(key, &version, &index)?;
+            saved += 1;
+        }
+        Ok(saved)
+    }
+}
+
+impl Layer {
+    /// The digest the layer's facts are cached under: the blob digest, or
+    /// for a `docker save` layer (stored uncompressed, named by its diff_id)
+    /// the diff_id.
+    pub fn cache_key(&self) -> Option<&str> {
+        self.digest.as_deref().or(self.diff_id.as_deref())
+    }
 }
 
 /// Progress callback: called with the stored bytes of each layer read.
@@ -87,34 +175,98 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 pub struct PendingVerification {
     input: String,
     jobs: Vec<VerifyJob>,
+    /// The hashing runs here once [`PendingVerification::start`]ed: one
+    /// coordinator over a bounded pool, a result per distinct range.
+    running: Option<std::thread::JoinHandle<Vec<std::io::Result<String>>>>,
+    /// Distinct ranges, and which one each job hashes.
+    slot_of_job: Vec<usize>,
 }
 
 struct VerifyJob {
     name: String,
     digest: Option<String>,
     diff_id: Option<String>,
-    handle: std::thread::JoinHandle<std::io::Result<String>>,
+    range: crate::layer::FileRange,
+    /// Set when the hash matched: the layer may then be cached.
+    verified: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PendingVerification {
+    /// Start hashing on a bounded pool. Why bounded and deduplicated: a
+    /// manifest can name the same member thousands of times (issue 14);
+    /// one thread per layer would exhaust the process, and hashing the same
+    /// bytes twice is waste. Distinct ranges are hashed once each, by at most
+    /// as many threads as there are cores.
+    fn start(&mut self) {
+        let mut slots: Vec<crate::layer::FileRange> = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        for job in &self.jobs {
+            let key = (
+                Arc::as_ptr(&job.range.file) as usize,
+                job.range.offset,
+                job.range.len,
+            );
+            let slot = *seen.entry(key).or_insert_with(|| {
+                slots.push(job.range.clone());
+                slots.len() - 1
+            });
+            self.slot_of_job.push(slot);
+        }
+        if slots.is_empty() {
+            return;
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(slots.len());
+        self.running = Some(std::thread::spawn(move || {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let results: Vec<std::sync::Mutex<Option<std::io::Result<String>>>> =
+                slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(range) = slots.get(i) else { break };
+                        let r = layer::hash_range(range);
+                        if let Ok(mut slot) = results[i].lock() {
+                            *slot = Some(r);
+                        }
+                    });
+                }
+            });
+            results
+                .into_iter()
+                .map(|m| {
+                    m.into_inner().ok().flatten().unwrap_or_else(|| {
+                        Err(std::io::Error::other("the hashing thread panicked"))
+                    })
+                })
+                .collect()
+        }));
+    }
+
     /// Wait for every hash and compare it with the expected digests.
     pub fn wait(self) -> Result<(), ImageError> {
+        let results = match self.running {
+            Some(h) => h.join().unwrap_or_else(|_| vec![]),
+            None => Vec::new(),
+        };
         let mut first_err = None;
-        for job in self.jobs {
-            let result = job
-                .handle
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread panicked")));
-            let err = match result {
-                Err(source) => Some(layer::LayerError::Io {
+        for (job, slot) in self.jobs.iter().zip(&self.slot_of_job) {
+            let err = match results.get(*slot) {
+                None => Some(layer::LayerError::Io {
                     layer: job.name.clone(),
-                    source,
+                    source: std::io::Error::other("the hashing thread panicked"),
                 }),
-                Ok(actual) => {
+                Some(Err(source)) => Some(layer::LayerError::Io {
+                    layer: job.name.clone(),
+                    source: std::io::Error::new(source.kind(), source.to_string()),
+                }),
+                Some(Ok(actual)) => {
                     // A plain layer's blob digest and diff_id are the same bytes.
                     let index = LayerIndex {
                         blob_digest: Some(actual.clone()),
-                        diff_id: Some(actual),
+                        diff_id: Some(actual.clone()),
                         ..LayerIndex::default()
                     };
                     index
@@ -122,8 +274,12 @@ impl PendingVerification {
                         .err()
                 }
             };
-            if let (None, Some(e)) = (&first_err, err) {
-                first_err = Some(e);
+            match err {
+                None => job
+                    .verified
+                    .store(true, std::sync::atomic::Ordering::Relaxed),
+                Some(e) if first_err.is_none() => first_err = Some(e),
+                Some(_) => {}
             }
         }
         match first_err {
@@ -136,71 +292,172 @@ impl PendingVerification {
     }
 }
 
-/// Open, verify and merge an image.
+/// Open, verify and merge an image (no extractors, no cache).
 pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, ImageError> {
-    let (image, pending) = open_deferred(req, progress)?;
+    open_with(req, &OpenOptions::default(), progress)
+}
+
+/// Open, verify and merge an image with extractors and a cache; verified
+/// layers' facts are stored in the cache before returning.
+pub fn open_with(
+    req: &OpenRequest,
+    opts: &OpenOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<Image, ImageError> {
+    let (image, pending) = open_deferred_with(req, opts, progress)?;
     pending.wait()?;
+    if let Err(e) = image.save_facts() {
+        eprintln!("warning: {e}");
+    }
     Ok(image)
 }
 
-/// Open and merge an image; whole-blob verification of plain seekable
-/// layers continues in the background until [`PendingVerification::wait`].
+/// Open and merge an image (no extractors, no cache); whole-blob
+/// verification of plain seekable layers continues in the background until
+/// [`PendingVerification::wait`].
 pub fn open_deferred(
     req: &OpenRequest,
     progress: Option<Progress<'_>>,
 ) -> Result<(Image, PendingVerification), ImageError> {
-    let resolved = source::open(req)?;
+    open_deferred_with(req, &OpenOptions::default(), progress)
+}
+
+/// One layer as read (or found in the cache).
+struct LayerRead {
+    index: Arc<LayerIndex>,
+    deferred: Option<crate::layer::FileRange>,
+    identity: Option<FileIdentity>,
+    from_cache: bool,
+    /// Verified already (inline hash, or a matching verified record).
+    verified: bool,
+}
+
+/// Serve a layer from the cache: only when its blob is a local file range
+/// whose verified record still matches its stat data, and facts for this
+/// extractor set exist under the verified digest.
+fn from_cache(
+    cache: &FactCache,
+    key: &str,
+    diff_id: Option<&str>,
+    identity: &FileIdentity,
+    version: &str,
+) -> (bool, Option<LayerIndex>) {
+    let Some(v) = cache.verified(identity) else {
+        return (false, None);
+    };
+    let verified = v.digest == key && (diff_id.is_none() || v.diff_id.as_deref() == diff_id);
+    if !verified {
+        return (false, None);
+    }
+    (true, cache.get(key, version))
+}
+
+/// [`open_deferred`] with extractors and a cache.
+pub fn open_deferred_with(
+    req: &OpenRequest,
+    opts: &OpenOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<(Image, PendingVerification), ImageError> {
+    let template = ReadOptions {
+        name: String::new(),
+        compression: None,
+        verify: req.verify,
+        extractors: opts.extractors.clone(),
+        budget: opts.budget.clone(),
+    };
+    let resolved = source::open_with(req, &template)?;
     let input = req.input.clone();
-    type Read = Result<(Arc<LayerIndex>, Option<crate::layer::FileRange>), layer::LayerError>;
-    let indexes: Vec<Read> = resolved
+    let version = opts.extractors.version();
+    let reads: Vec<Result<LayerRead, layer::LayerError>> = resolved
         .layers
         .par_iter()
         .map(|l| {
-            let opts = ReadOptions {
+            let read_opts = ReadOptions {
                 name: l.name.clone(),
                 compression: l
                     .media_type
                     .as_deref()
                     .and_then(layer::Compression::from_media_type),
-                verify: req.verify,
+                ..template.clone()
+            };
+            let key = l.digest.as_deref().or(l.diff_id.as_deref());
+            let identity = match (&l.blob, &opts.cache, key) {
+                (Blob::Range(r), Some(_), Some(_)) => FileIdentity::of(r).ok(),
+                _ => None,
+            };
+            let mut known_good = false;
+            if let (Some(cache), Some(key), Some(id)) = (&opts.cache, key, &identity) {
+                let (ok, facts) = from_cache(cache, key, l.diff_id.as_deref(), id, &version);
+                known_good = ok;
+                if let Some(index) = facts {
+                    if let Some(p) = progress {
+                        p(l.size);
+                    }
+                    return Ok(LayerRead {
+                        index: Arc::new(index),
+                        deferred: None,
+                        identity,
+                        from_cache: true,
+                        verified: true,
+                    });
+                }
+            }
+            // A verified record without facts (another extractor set read
+            // it): read the layer, but skip hashing bytes already verified.
+            let read_opts = ReadOptions {
+                verify: read_opts.verify && !known_good,
+                ..read_opts
             };
             let (index, deferred) = match &l.blob {
                 Blob::Range(r) => {
-                    let (ix, d) = layer::read_layer_range_deferred(r, &opts)?;
+                    let (ix, d) = layer::read_layer_range_deferred(r, &read_opts)?;
                     (Arc::new(ix), d)
                 }
                 Blob::Indexed(ix) => (ix.clone(), None),
-                Blob::Memory(m) => (Arc::new(layer::read_layer_stream(&m[..], &opts)?), None),
+                Blob::Memory(m) => (
+                    Arc::new(layer::read_layer_stream(&m[..], &read_opts)?),
+                    None,
+                ),
             };
-            if req.verify && deferred.is_none() {
+            if read_opts.verify && deferred.is_none() {
                 index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
             }
             if let Some(p) = progress {
                 p(l.size);
             }
-            Ok((index, deferred))
+            Ok(LayerRead {
+                index,
+                identity,
+                from_cache: false,
+                verified: known_good || (read_opts.verify && deferred.is_none()),
+                deferred,
+            })
         })
         .collect();
-    let mut layers = Vec::with_capacity(indexes.len());
-    let mut access = Vec::with_capacity(indexes.len());
+    let mut layers = Vec::with_capacity(reads.len());
+    let mut access = Vec::with_capacity(reads.len());
     let mut pending = PendingVerification {
         input: input.clone(),
         jobs: Vec::new(),
+        running: None,
+        slot_of_job: Vec::new(),
     };
-    for (i, (l, read)) in resolved.layers.iter().zip(indexes).enumerate() {
-        let (index, deferred) = read.map_err(|source| ImageError::Layer {
+    for (i, (l, read)) in resolved.layers.iter().zip(reads).enumerate() {
+        let read = read.map_err(|source| ImageError::Layer {
             input: input.clone(),
             source,
         })?;
-        if let Some(range) = deferred {
+        let verified = Arc::new(std::sync::atomic::AtomicBool::new(read.verified));
+        if let Some(range) = read.deferred {
             pending.jobs.push(VerifyJob {
                 name: l.name.clone(),
                 digest: l.digest.clone(),
                 diff_id: l.diff_id.clone(),
-                handle: std::thread::spawn(move || layer::hash_range(&range)),
+                range,
+                verified: verified.clone(),
             });
         }
-        access.push(match (&l.blob, index.seekable) {
+        access.push(match (&l.blob, read.index.seekable) {
             (Blob::Range(r), true) => Some(r.clone()),
             _ => None,
         });
@@ -211,10 +468,13 @@ pub fn open_deferred(
             media_type: l.media_type.clone(),
             stored_size: l.size,
             created_by: resolved.config.created_by(i).map(String::from),
-            index,
+            index: read.index,
+            from_cache: read.from_cache,
+            identity: read.identity,
+            verified,
         });
     }
-    let mut overlay = Overlay::new(MergedTree::new(access));
+    let mut overlay = Overlay::new(MergedTree::new(access), opts.extractors.clone());
     for l in &layers {
         overlay
             .apply(&l.index)
@@ -224,6 +484,7 @@ pub fn open_deferred(
             })?;
     }
     let (tree, effects) = overlay.finish();
+    pending.start();
     Ok((
         Image {
             input,
@@ -231,6 +492,8 @@ pub fn open_deferred(
             layers,
             tree,
             effects,
+            extractors: opts.extractors.clone(),
+            cache: opts.cache.clone(),
         },
         pending,
     ))

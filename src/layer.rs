@@ -3,21 +3,22 @@
 //!
 //! What it owns: decompression (chosen by media type, then by magic bytes),
 //! digest verification of the blob and of the uncompressed stream (the
-//! config's `diff_id`), path normalisation and hostile-name rejection, and the
-//! *capture policy*: which file bytes are kept while the stream passes.
+//! config's `diff_id`), path normalisation and hostile-name rejection, and
+//! running the *extractors* the analyzers declared (`extract::ExtractorSet`)
+//! on each file as its bytes pass.
 //!
-//! Why a capture policy: on a seekable, uncompressed layer (a `docker save`
-//! file, an OCI dir with plain layers) any file can be read later by a
-//! positioned read, so nothing is captured and data is skipped with a seek.
-//! On a compressed layer or on stdin, the bytes go by exactly once (inflating
-//! is the cost floor), so the few bytes the Python checks need — dist-info
-//! metadata, the heads of `bin/` files, `pyvenv.cfg` — are kept in memory and
-//! files under `site-packages` are hashed inline, so RECORD can be verified
-//! without a second inflate. Memory stays bounded by metadata: a captured file
-//! is at most [`MAX_CAPTURE`] bytes.
+//! Why extractors: on a seekable, uncompressed layer (a `docker save` file,
+//! an OCI dir with plain layers) any file can be read later by a positioned
+//! read, so data is skipped with a seek and only what the set asks for on
+//! every layer is kept. On a compressed layer or on stdin, the bytes go by
+//! exactly once (inflating is the cost floor), so whatever the analyzers will
+//! need is kept or hashed inline, without a second inflate. The reader itself
+//! names no file layout: it runs the set it is given. Memory stays bounded by
+//! metadata: a kept file is at most what its rule allows, and the captures of
+//! one read share a total budget ([`CaptureBudget`]).
 //!
-//! What it does not do: apply whiteouts (see `overlay`), or read bytes a
-//! check does not need.
+//! What it does not do: apply whiteouts (see `overlay`), or read bytes no
+//! extractor asked for.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -26,10 +27,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-/// Largest file the capture policy keeps whole in memory.
-pub const MAX_CAPTURE: u64 = 4 << 20;
-/// How many bytes of a `bin/` file are kept (enough for any launcher template).
-pub const HEAD_CAPTURE: usize = 8 << 10;
+use crate::extract::{ExtractorSet, Want};
 
 /// Compression of a layer blob.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -131,6 +129,17 @@ pub enum LayerError {
         /// Computed digest.
         actual: String,
     },
+    /// The bytes the extractors keep exceed the image's capture budget.
+    #[error(
+        "layer {layer}: entry `{path}`: the metadata kept in memory exceeds {} MiB; refusing to read further",
+        DEFAULT_CAPTURE_BUDGET >> 20
+    )]
+    CaptureBudget {
+        /// Layer name.
+        layer: String,
+        /// The entry that crossed the budget.
+        path: String,
+    },
     /// The blob could not be read from its source.
     #[error("layer {layer}: read error: {source}")]
     Io {
@@ -142,7 +151,7 @@ pub enum LayerError {
 }
 
 /// What an entry is, after whiteout decoding.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
     /// Regular file (content at `data_offset`, `size` bytes).
     File,
@@ -167,7 +176,11 @@ pub enum EntryKind {
 /// One tar entry, normalised. Paths are relative to the image root, without
 /// a leading `/` or `./`, never containing `.`/`..` components; the root
 /// itself is the empty string.
-#[derive(Clone, Debug)]
+///
+/// An entry and its extracted bytes are *facts* of the layer: they depend on
+/// nothing but the layer's bytes and the extractor set, so the fact cache
+/// stores them by layer digest (serde).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Normalised path (for whiteouts: the path being deleted).
     pub path: Box<str>,
@@ -194,7 +207,7 @@ pub struct Entry {
 }
 
 /// The result of reading one layer.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LayerIndex {
     /// Entries in tar order.
     pub entries: Vec<Entry>,
@@ -331,51 +344,6 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// What the capture policy wants of a regular file.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Want {
-    /// Keep this many bytes (0: none; `usize::MAX`: all).
-    pub capture: usize,
-    /// Hash the content inline (only meaningful when streaming).
-    pub hash: bool,
-}
-
-/// The capture policy: which bytes of a file the Python checks will need.
-///
-/// `streaming` is true when the bytes pass only once (compressed layer or
-/// stdin); on seekable layers nothing needs to be captured but we still keep
-/// small metadata files, which are cheap and make the tree self-contained.
-pub fn want(path: &str, size: u64, streaming: bool) -> Want {
-    let (dir, name) = match path.rfind('/') {
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => ("", path),
-    };
-    let parent = dir.rsplit('/').next().unwrap_or("");
-    let in_metadata = parent.ends_with(".dist-info")
-        || parent.ends_with(".egg-info")
-        || name.ends_with(".egg-info")
-        || name == "pyvenv.cfg"
-        || name.ends_with(".pth");
-    if in_metadata && size <= MAX_CAPTURE {
-        return Want {
-            capture: usize::MAX,
-            hash: streaming,
-        };
-    }
-    let in_bin = parent == "bin" || parent == "sbin";
-    let in_site = path.contains("-packages/");
-    if !streaming {
-        return Want {
-            capture: if in_bin { HEAD_CAPTURE } else { 0 },
-            hash: false,
-        };
-    }
-    Want {
-        capture: if in_bin { HEAD_CAPTURE } else { 0 },
-        hash: in_bin || in_site,
-    }
-}
-
 /// Normalise a tar entry name: strip `./` and `/`, resolve `.`, refuse
 /// anything that climbs out of the root.
 ///
@@ -429,6 +397,46 @@ pub struct ReadOptions {
     pub compression: Option<Compression>,
     /// Compute the blob and uncompressed digests (off with `--no-verify`).
     pub verify: bool,
+    /// What the analyzers want from file bytes.
+    pub extractors: Arc<ExtractorSet>,
+    /// Total bytes all captures of this image may keep.
+    pub budget: CaptureBudget,
+}
+
+/// The bytes all captures of one image may keep in memory together.
+///
+/// Why a total: each rule bounds one file, but a crafted layer can hold a
+/// million small files that all match (a tiny zstd stream inflating to
+/// gigabytes of `.pth` files). Past the budget the read fails with one line
+/// instead of growing without bound.
+#[derive(Clone, Debug)]
+pub struct CaptureBudget(Arc<std::sync::atomic::AtomicU64>);
+
+/// Default [`CaptureBudget`]: far above any real image's metadata (the 6 GB
+/// torch image keeps ~30 MB), far below the machine.
+pub const DEFAULT_CAPTURE_BUDGET: u64 = 1 << 30;
+
+impl Default for CaptureBudget {
+    fn default() -> Self {
+        CaptureBudget::new(DEFAULT_CAPTURE_BUDGET)
+    }
+}
+
+impl CaptureBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> Self {
+        CaptureBudget(Arc::new(std::sync::atomic::AtomicU64::new(bytes)))
+    }
+
+    /// Take `n` bytes; false when the budget is spent.
+    fn take(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
 }
 
 impl LayerIndex {
@@ -540,6 +548,13 @@ fn resolve_compression(declared: Option<Compression>, head: &[u8]) -> Compressio
     }
 }
 
+fn budget_err(opts: &ReadOptions, e: &Entry) -> LayerError {
+    LayerError::CaptureBudget {
+        layer: opts.name.clone(),
+        path: e.path.to_string(),
+    }
+}
+
 fn io_err(opts: &ReadOptions, source: io::Error) -> LayerError {
     LayerError::Io {
         layer: opts.name.clone(),
@@ -578,9 +593,12 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
             });
         }
         if e.kind == EntryKind::File {
-            let w = want(&e.path, e.size, false);
+            let w = opts.extractors.want(&e.path, e.size, false);
             if w.capture > 0 {
                 let n = (e.size as usize).min(w.capture);
+                if !opts.budget.take(n as u64) {
+                    return Err(budget_err(opts, &e));
+                }
                 let mut buf = vec![0u8; n];
                 entry
                     .read_exact(&mut buf)
@@ -655,7 +673,11 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
             };
             current = (e.kind == EntryKind::File).then(|| (e.path.clone(), e.size));
             if e.kind == EntryKind::File {
-                let w = want(&e.path, e.size, true);
+                let w = opts.extractors.want(&e.path, e.size, true);
+                let keep = (e.size as usize).min(w.capture);
+                if keep > 0 && !opts.budget.take(keep as u64) {
+                    return Err(budget_err(opts, &e));
+                }
                 capture_stream(&mut entry, &mut e, w).map_err(|x| err(x, &current))?;
             }
             index.entries.push(e);
@@ -705,11 +727,11 @@ fn peek<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn capture_stream<R: Read>(entry: &mut R, e: &mut Entry, w: Want) -> io::Result<()> {
-    if w.capture == 0 && !w.hash {
+    if w.is_none() {
         return Ok(()); // tar skips the data itself
     }
     let keep = (e.size as usize).min(w.capture);
-    let mut captured = Vec::with_capacity(keep.min(MAX_CAPTURE as usize));
+    let mut captured = Vec::with_capacity(keep.min(64 << 20));
     let mut hasher = w.hash.then(Sha256::new);
     let mut buf = [0u8; 64 << 10];
     let mut total = 0u64;
@@ -863,42 +885,6 @@ mod tests {
             let err = normalize_entry_path(input.as_bytes()).unwrap_err();
             assert!(err.contains(why), "{input}: {err}");
         }
-    }
-
-    #[test]
-    fn want_policy() {
-        let w = want(
-            "opt/venv/lib/python3.11/site-packages/a-1.dist-info/RECORD",
-            100,
-            false,
-        );
-        assert_eq!(w.capture, usize::MAX);
-        let w = want("opt/venv/bin/alembic", 200, false);
-        assert_eq!(w.capture, HEAD_CAPTURE);
-        let w = want("opt/venv/lib/python3.11/site-packages/a/x.py", 100, false);
-        assert_eq!(
-            w,
-            Want {
-                capture: 0,
-                hash: false
-            }
-        );
-        let w = want("opt/venv/lib/python3.11/site-packages/a/x.py", 100, true);
-        assert_eq!(
-            w,
-            Want {
-                capture: 0,
-                hash: true
-            }
-        );
-        let w = want("usr/share/doc/x", 100, true);
-        assert_eq!(
-            w,
-            Want {
-                capture: 0,
-                hash: false
-            }
-        );
     }
 
     #[test]

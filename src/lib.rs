@@ -16,9 +16,11 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod cache;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod extract;
 pub mod finding;
 pub mod image;
 pub mod layer;

@@ -25,6 +25,9 @@
 //! bytes are charged to the layer that removed it. So the sum over layers
 //! equals bytes in all layers minus bytes in the result, hardlinks once.
 
+use std::sync::Arc;
+
+use crate::extract::ExtractorSet;
 use crate::layer::{Entry, EntryKind, LayerIndex};
 use crate::tree::{Kind, MergedTree, Node, NodeId, TreeError, MAX_HOPS, ROOT};
 
@@ -86,8 +89,8 @@ pub struct Removal {
     pub bytes: u64,
     /// Regular files made unreachable.
     pub files: u64,
-    /// Removed paths that matter to Python: `*.dist-info`, `*.egg-info`,
-    /// `pyvenv.cfg`, files in `bin/` (capped at [`MAX_NOTABLE`]).
+    /// Removed paths the analyzers asked to remember by name
+    /// ([`ExtractorSet::notable`]), capped at [`MAX_NOTABLE`].
     pub notable: Vec<String>,
 }
 
@@ -120,16 +123,20 @@ pub struct Overlay {
     effects: Vec<LayerEffect>,
     /// Removals made while resolving parents, charged to the current layer.
     pending_removals: Vec<Removal>,
+    /// Which removed paths to remember by name.
+    extractors: Arc<ExtractorSet>,
 }
 
 impl Overlay {
-    /// Start from an empty tree.
-    pub fn new(tree: MergedTree) -> Overlay {
+    /// Start from an empty tree; removed paths that `extractors` calls
+    /// notable are remembered by name in each [`Removal`].
+    pub fn new(tree: MergedTree, extractors: Arc<ExtractorSet>) -> Overlay {
         Overlay {
             tree,
             refs: Vec::new(),
             effects: Vec::new(),
             pending_removals: Vec::new(),
+            extractors,
         }
     }
 
@@ -222,15 +229,7 @@ impl Overlay {
         let mut stack = vec![(id, removal.path.clone())];
         while let Some((id, path)) = stack.pop() {
             let node = self.tree.node(id);
-            let notable = node.name.ends_with(".dist-info")
-                || node.name.ends_with(".egg-info")
-                || &*node.name == "pyvenv.cfg"
-                || (matches!(node.kind, Kind::File | Kind::Symlink)
-                    && path
-                        .rsplit('/')
-                        .nth(1)
-                        .is_some_and(|p| p == "bin" || p == "sbin"));
-            if notable && removal.notable.len() < MAX_NOTABLE {
+            if removal.notable.len() < MAX_NOTABLE && self.extractors.notable(&path) {
                 removal.notable.push(path.clone());
             }
             if let Some(c) = node.content {
@@ -459,5 +458,131 @@ fn join(dir: &str, name: &str) -> String {
         format!("/{name}")
     } else {
         format!("{dir}/{name}")
+    }
+}
+
+/// `path` is `dir` itself or lies below it, compared by path component
+/// (`/opt/venv2` is not below `/opt/venv`).
+pub fn is_within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() {
+        return path.starts_with('/');
+    }
+    match path.strip_prefix(dir) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// What the layers removed, asked by path: the one history query the
+/// analyzers use instead of walking [`LayerEffect`]s themselves.
+#[derive(Debug)]
+pub struct History<'a> {
+    effects: &'a [LayerEffect],
+    /// Removed subtree root → the last layer that removed it.
+    roots: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a> History<'a> {
+    /// Index the removals of `effects` (one per layer, bottom first).
+    pub fn new(effects: &'a [LayerEffect]) -> History<'a> {
+        let mut roots = std::collections::HashMap::new();
+        for (i, e) in effects.iter().enumerate() {
+            for r in &e.removals {
+                roots.insert(r.path.as_str(), i);
+            }
+        }
+        History { effects, roots }
+    }
+
+    /// The layer whose whiteout, opaque marker or overwrite removed `path`
+    /// or a directory above it. The nearest removed ancestor decides: it is
+    /// the removal that took `path` away.
+    pub fn deleted_by(&self, path: &str) -> Option<usize> {
+        let mut p = path.trim_end_matches('/');
+        loop {
+            if let Some(l) = self.roots.get(p) {
+                return Some(*l);
+            }
+            match p.rfind('/') {
+                Some(0) | None => return None,
+                Some(i) => p = &p[..i],
+            }
+        }
+    }
+
+    /// Every remembered removed path ([`ExtractorSet::notable`]) with the
+    /// layer that removed it, bottom layer first.
+    pub fn deleted(&self) -> impl Iterator<Item = (usize, &'a str)> + '_ {
+        self.effects.iter().enumerate().flat_map(|(i, e)| {
+            e.removals
+                .iter()
+                .flat_map(move |r| r.notable.iter().map(move |p| (i, p.as_str())))
+        })
+    }
+
+    /// Remembered removed paths within `dir` (by component), bottom first.
+    pub fn deleted_within<'s>(
+        &'s self,
+        dir: &'s str,
+    ) -> impl Iterator<Item = (usize, &'a str)> + 's {
+        self.deleted().filter(move |(_, p)| is_within(p, dir))
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn effect(removals: &[(&str, &[&str])]) -> LayerEffect {
+        LayerEffect {
+            removals: removals
+                .iter()
+                .map(|(root, notable)| Removal {
+                    path: root.to_string(),
+                    cause: Cause::Whiteout,
+                    bytes: 0,
+                    files: 0,
+                    notable: notable.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect(),
+            ..LayerEffect::default()
+        }
+    }
+
+    #[test]
+    fn within_compares_components() {
+        // (path, dir, expected)
+        let cases = [
+            ("/opt/venv/bin/x", "/opt/venv", true),
+            ("/opt/venv", "/opt/venv", true),
+            ("/opt/venv", "/opt/venv/", true),
+            ("/opt/venv2/bin/x", "/opt/venv", false), // a sibling with a longer name
+            ("/opt", "/opt/venv", false),
+            ("/anything", "/", true),
+        ];
+        for (path, dir, want) in cases {
+            assert_eq!(is_within(path, dir), want, "{path} in {dir}");
+        }
+    }
+
+    #[test]
+    fn deleted_by_finds_the_nearest_removed_ancestor() {
+        let effects = vec![
+            LayerEffect::default(),
+            effect(&[(
+                "/opt/venv/lib/a-1.dist-info",
+                &["/opt/venv/lib/a-1.dist-info"],
+            )]),
+            effect(&[("/opt/venv", &["/opt/venv/pyvenv.cfg"])]),
+        ];
+        let h = History::new(&effects);
+        assert_eq!(h.deleted_by("/opt/venv/lib/a-1.dist-info/RECORD"), Some(1));
+        assert_eq!(h.deleted_by("/opt/venv/bin/python"), Some(2));
+        assert_eq!(h.deleted_by("/opt/venv2/bin/python"), None);
+        assert_eq!(h.deleted_by("/usr/bin/python3"), None);
+        let within: Vec<_> = h.deleted_within("/opt/venv/lib").collect();
+        assert_eq!(within, vec![(1, "/opt/venv/lib/a-1.dist-info")]);
+        assert_eq!(h.deleted().count(), 2);
     }
 }

@@ -407,11 +407,29 @@ pub fn tag_matches(want: &str, have: &str) -> bool {
 
 /// Open and resolve an image.
 pub fn open(req: &OpenRequest) -> Result<ResolvedImage, SourceError> {
+    open_with(
+        req,
+        &crate::layer::ReadOptions {
+            name: String::new(),
+            compression: None,
+            verify: req.verify,
+            extractors: Default::default(),
+            budget: Default::default(),
+        },
+    )
+}
+
+/// [`open`], reading layers that can only stream once (stdin) with the
+/// extractors and budget of `layers` (its name and compression are ignored).
+pub fn open_with(
+    req: &OpenRequest,
+    layers: &crate::layer::ReadOptions,
+) -> Result<ResolvedImage, SourceError> {
     let (path, tag_in_input) = split_reference(&req.input);
     let tag = req.tag.clone().or(tag_in_input);
     let input = path.display().to_string();
     let store: Box<dyn BlobStore> = if input == "-" {
-        Box::new(tarball::TarStore::from_stdin(req.verify)?)
+        Box::new(tarball::TarStore::from_stdin(layers)?)
     } else {
         let meta = std::fs::metadata(&path).map_err(|source| SourceError::Open {
             path: input.clone(),

@@ -462,6 +462,15 @@ impl MergedTree {
         Ok(digest)
     }
 
+    /// Every content's sha256 known so far (computed inline while
+    /// streaming, or later by a check), as `(layer, offset, sha256)`: the
+    /// fact cache stores them with the layer.
+    pub fn known_hashes(&self) -> impl Iterator<Item = (u32, u64, [u8; 32])> + '_ {
+        self.contents
+            .iter()
+            .filter_map(|c| c.sha256.get().map(|h| (c.layer, c.offset, *h)))
+    }
+
     /// Number of live nodes (excluding `/`).
     pub fn len(&self) -> usize {
         let mut n = 0;

@@ -115,6 +115,11 @@ fn imgaudit_with(args: &[&str], opts: Opts<'_>) -> Run {
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
+        // The test run's own fact cache, never the developer's.
+        .env(
+            "IMGAUDIT_CACHE_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache"),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(if opts.stdin.is_some() {

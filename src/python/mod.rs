@@ -23,6 +23,7 @@ pub mod dist;
 pub mod egg_info;
 pub mod entry_points;
 pub mod env;
+pub mod extractors;
 pub mod launcher;
 pub mod markers;
 pub mod metadata;

@@ -119,12 +119,16 @@ impl TarStore {
     }
 
     /// Read a tarball from stdin in one pass (see the module docs).
-    pub fn from_stdin(verify: bool) -> Result<TarStore, SourceError> {
+    ///
+    /// `layers` is the template for reading each layer as it streams by
+    /// (verification, extractors, capture budget); its name is replaced by
+    /// the member's.
+    pub fn from_stdin(layers: &ReadOptions) -> Result<TarStore, SourceError> {
         let stdin = io::stdin().lock();
         Self::from_reader(
             "<stdin>",
             io::BufReader::with_capacity(1 << 20, stdin),
-            verify,
+            layers,
         )
     }
 
@@ -132,7 +136,7 @@ impl TarStore {
     pub fn from_reader<R: Read>(
         input: &str,
         mut reader: R,
-        verify: bool,
+        layers: &ReadOptions,
     ) -> Result<TarStore, SourceError> {
         // Sniff the first header so a non-tar stream gets a clear message.
         let mut head = Vec::with_capacity(512);
@@ -186,7 +190,7 @@ impl TarStore {
                 let opts = ReadOptions {
                     name: name.clone(),
                     compression: None,
-                    verify,
+                    ..layers.clone()
                 };
                 let chained = io::Cursor::new(head).chain(&mut entry);
                 let index =

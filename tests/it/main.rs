@@ -19,3 +19,8 @@ mod oracle;
 // The real-format fixtures (`testdata/derive-fixtures.sh`) all agree with
 // the OCI layout they were derived from.
 mod formats;
+
+// The fact cache: warm equals cold on every fixture, extractor-set changes
+// miss, tampered blobs fail verification, corrupt records are rewritten,
+// processes share one directory.
+mod cache;

@@ -595,6 +595,11 @@ impl Output {
     }
 }
 
+/// The fact cache the test runs share (under `target/`).
+pub fn test_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache")
+}
+
 /// Path of the built binary.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_imgaudit")
@@ -618,6 +623,9 @@ where
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env("NO_COLOR", "1")
+        // Never the developer's own cache; one shared by the test run, so
+        // repeated runs of a fixture also exercise the warm path.
+        .env("IMGAUDIT_CACHE_DIR", test_cache_dir())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
