@@ -294,7 +294,7 @@ mod tests {
     fn index() -> LayerIndex {
         LayerIndex {
             entries: vec![Entry {
-                path: "opt/venv/pyvenv.cfg".into(),
+                path: "opt/app/env.cfg".into(),
                 kind: EntryKind::File,
                 mode: 0o644,
                 uid: 0,
@@ -305,6 +305,7 @@ mod tests {
                 data_offset: 512,
                 captured: Some(Arc::from(&b"home="[..])),
                 sha256: Some([7; 32]),
+                sparse: false,
             }],
             uncompressed_size: 2048,
             diff_id: Some(D.into()),

@@ -204,6 +204,11 @@ pub struct Entry {
     pub captured: Option<Arc<[u8]>>,
     /// sha256 computed inline while streaming.
     pub sha256: Option<[u8; 32]>,
+    /// A GNU sparse file: `size` is its logical size, the layer stores only
+    /// the data map. Its bytes are never expanded (a 1 TiB hole would be
+    /// read as 1 TiB of zeros) and never extracted.
+    #[serde(default)]
+    pub sparse: bool,
 }
 
 /// The result of reading one layer.
@@ -584,7 +589,13 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
         let Some(mut e) = convert_entry(&entry, opts)? else {
             continue;
         };
-        let end = e.data_offset.checked_add(e.size);
+        // A sparse file stores only its data map: check what is stored.
+        let stored = if e.sparse {
+            entry.header().entry_size().unwrap_or(0)
+        } else {
+            e.size
+        };
+        let end = e.data_offset.checked_add(stored);
         if e.kind == EntryKind::File && end.is_none_or(|end| end > range.len) {
             return Err(LayerError::Truncated {
                 layer: opts.name.clone(),
@@ -592,7 +603,7 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
                 size: e.size,
             });
         }
-        if e.kind == EntryKind::File {
+        if e.kind == EntryKind::File && !e.sparse {
             let w = opts.extractors.want(&e.path, e.size, false);
             if w.capture > 0 {
                 let n = (e.size as usize).min(w.capture);
@@ -672,7 +683,8 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
                 continue;
             };
             current = (e.kind == EntryKind::File).then(|| (e.path.clone(), e.size));
-            if e.kind == EntryKind::File {
+            // A sparse entry is not read: tar skips its stored bytes.
+            if e.kind == EntryKind::File && !e.sparse {
                 let w = opts.extractors.want(&e.path, e.size, true);
                 let keep = (e.size as usize).min(w.capture);
                 if keep > 0 && !opts.budget.take(keep as u64) {
@@ -851,6 +863,7 @@ fn convert_entry<R: Read>(
         data_offset: entry.raw_file_position(),
         captured: None,
         sha256: None,
+        sparse: et == tar::EntryType::GNUSparse,
     }))
 }
 
@@ -885,6 +898,120 @@ mod tests {
             let err = normalize_entry_path(input.as_bytes()).unwrap_err();
             assert!(err.contains(why), "{input}: {err}");
         }
+    }
+
+    /// A GNU sparse entry of 1 TiB whose only data is its last 512 bytes,
+    /// then a regular file.
+    fn sparse_layer() -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big.img").unwrap();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_mode(0o644);
+        h.set_size(512);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(1 << 40);
+        gnu.sparse[0].set_offset((1 << 40) - 512);
+        gnu.sparse[0].set_length(512);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(&[7u8; 512]);
+        let mut h = tar::Header::new_gnu();
+        h.set_path("after").unwrap();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(b"abc");
+        out.resize(out.len() + 509 + 1024, 0);
+        out
+    }
+
+    // See: issue 14 (GNU sparse entries): never expand holes, never call a
+    // valid sparse file truncated.
+    #[test]
+    fn r14_sparse_entries_are_not_expanded() {
+        use crate::extract::{Action, Rule, Select, When};
+        let tar = sparse_layer();
+        let everything = Arc::new(ExtractorSet {
+            name: "all",
+            rules: vec![
+                Rule {
+                    select: Select::NameSuffix(""),
+                    action: Action::Sha256,
+                    when: When::Always,
+                },
+                Rule {
+                    select: Select::NameSuffix(""),
+                    action: Action::Keep { max_size: u64::MAX },
+                    when: When::Always,
+                },
+            ],
+            notable: vec![],
+        });
+        let opts = ReadOptions {
+            name: "sparse".into(),
+            compression: None,
+            verify: true,
+            extractors: everything,
+            budget: CaptureBudget::default(),
+        };
+        let check = |ix: &LayerIndex| {
+            let big = &ix.entries[0];
+            assert!(big.sparse);
+            assert_eq!(big.size, 1 << 40);
+            assert!(big.captured.is_none() && big.sha256.is_none());
+            let after = &ix.entries[1];
+            assert_eq!(after.captured.as_deref(), Some(&b"abc"[..]));
+        };
+        // Streamed (gzip): finishes at once, no 1 TiB of zeros hashed.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        check(&read_layer_stream(&gz[..], &opts).unwrap());
+        // Plain and seekable: not "truncated".
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &tar).unwrap();
+        let range = FileRange {
+            file: Arc::new(f),
+            offset: 0,
+            len: tar.len() as u64,
+        };
+        check(&read_layer_range(&range, &opts).unwrap());
+    }
+
+    #[test]
+    fn r14_capture_budget_bounds_what_is_kept() {
+        use crate::extract::{Action, Rule, Select, When};
+        let mut tar = Vec::new();
+        for i in 0..10 {
+            let mut h = tar::Header::new_gnu();
+            h.set_path(format!("f{i}.pth")).unwrap();
+            h.set_size(1024);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.extend_from_slice(h.as_bytes());
+            tar.extend_from_slice(&[b'x'; 1024]);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        let opts = ReadOptions {
+            name: "many".into(),
+            compression: None,
+            verify: false,
+            extractors: Arc::new(ExtractorSet {
+                name: "keep",
+                rules: vec![Rule {
+                    select: Select::NameSuffix(".pth"),
+                    action: Action::Keep { max_size: 1 << 20 },
+                    when: When::Always,
+                }],
+                notable: vec![],
+            }),
+            budget: CaptureBudget::new(5 * 1024),
+        };
+        let err = read_layer_stream(&tar[..], &opts).unwrap_err();
+        assert!(matches!(err, LayerError::CaptureBudget { .. }), "{err}");
+        assert!(err.to_string().contains("`f5.pth`"), "{err}");
     }
 
     #[test]

@@ -415,6 +415,7 @@ impl Overlay {
                         e.size,
                         e.captured.clone(),
                         e.sha256,
+                        e.sparse,
                     )
                 });
                 Node {
@@ -570,19 +571,16 @@ mod history_tests {
     fn deleted_by_finds_the_nearest_removed_ancestor() {
         let effects = vec![
             LayerEffect::default(),
-            effect(&[(
-                "/opt/venv/lib/a-1.dist-info",
-                &["/opt/venv/lib/a-1.dist-info"],
-            )]),
-            effect(&[("/opt/venv", &["/opt/venv/pyvenv.cfg"])]),
+            effect(&[("/opt/venv/lib/a-1.meta", &["/opt/venv/lib/a-1.meta"])]),
+            effect(&[("/opt/venv", &["/opt/venv/env.cfg"])]),
         ];
         let h = History::new(&effects);
-        assert_eq!(h.deleted_by("/opt/venv/lib/a-1.dist-info/RECORD"), Some(1));
-        assert_eq!(h.deleted_by("/opt/venv/bin/python"), Some(2));
-        assert_eq!(h.deleted_by("/opt/venv2/bin/python"), None);
-        assert_eq!(h.deleted_by("/usr/bin/python3"), None);
+        assert_eq!(h.deleted_by("/opt/venv/lib/a-1.meta/RECORD"), Some(1));
+        assert_eq!(h.deleted_by("/opt/venv/bin/tool"), Some(2));
+        assert_eq!(h.deleted_by("/opt/venv2/bin/tool"), None);
+        assert_eq!(h.deleted_by("/usr/bin/tool"), None);
         let within: Vec<_> = h.deleted_within("/opt/venv/lib").collect();
-        assert_eq!(within, vec![(1, "/opt/venv/lib/a-1.dist-info")]);
+        assert_eq!(within, vec![(1, "/opt/venv/lib/a-1.meta")]);
         assert_eq!(h.deleted().count(), 2);
     }
 }

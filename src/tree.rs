@@ -119,6 +119,8 @@ pub struct Content {
     pub size: u64,
     /// Bytes captured while streaming (whole file or a head).
     pub captured: Option<Arc<[u8]>>,
+    /// A sparse file: its stored bytes are a data map, never read as content.
+    pub sparse: bool,
     sha256: OnceLock<[u8; 32]>,
 }
 
@@ -137,6 +139,9 @@ pub enum TreeError {
     /// Content asked of something that is not a regular file.
     #[error("`{0}`: not a regular file")]
     NotAFile(String),
+    /// A sparse file's content is not expanded.
+    #[error("`{0}`: a sparse file; its content is not read")]
+    Sparse(String),
     /// The bytes went by in a compressed stream and were not captured.
     #[error("`{0}`: content was not captured from a compressed layer")]
     ContentUnavailable(String),
@@ -386,6 +391,9 @@ impl MergedTree {
         let Some(c) = self.content(id) else {
             return Err(TreeError::NotAFile(self.path_of(id)));
         };
+        if c.sparse {
+            return Err(TreeError::Sparse(self.path_of(id)));
+        }
         let want = limit.map_or(node.size, |l| (l as u64).min(node.size)) as usize;
         if let Some(cap) = c.captured.as_ref() {
             if cap.len() >= want {
@@ -424,6 +432,9 @@ impl MergedTree {
         };
         if let Some(h) = c.sha256.get() {
             return Ok(*h);
+        }
+        if c.sparse {
+            return Err(TreeError::Sparse(self.path_of(id)));
         }
         let digest: [u8; 32] =
             if let Some(cap) = c.captured.as_ref().filter(|cap| cap.len() as u64 == c.size) {
@@ -495,6 +506,7 @@ impl MergedTree {
         size: u64,
         captured: Option<Arc<[u8]>>,
         sha256: Option<[u8; 32]>,
+        sparse: bool,
     ) -> ContentId {
         let lock = OnceLock::new();
         if let Some(h) = sha256 {
@@ -505,6 +517,7 @@ impl MergedTree {
             offset,
             size,
             captured,
+            sparse,
             sha256: lock,
         });
         ContentId(self.contents.len() as u32 - 1)

@@ -385,6 +385,7 @@ mod tests {
             data_offset: 0,
             captured: None,
             sha256: None,
+            sparse: false,
         }
     }
 

@@ -20,6 +20,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Blob, BlobStore, SourceError, MAX_JSON};
+
+/// Total bytes of non-layer members (configs, manifests) kept from a stream.
+const MAX_KEPT: u64 = 256 << 20;
 use crate::layer::{self, FileRange, ReadOptions};
 
 /// Alias hops allowed when resolving linked members.
@@ -163,6 +166,9 @@ impl TarStore {
             members: HashMap::new(),
             aliases: HashMap::new(),
         };
+        // Small members (JSON) are kept in memory; their total is bounded
+        // too, or a stream of many 64 MiB members would grow without limit.
+        let mut kept = 0u64;
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries().map_err(tar_err)? {
             let mut entry = entry.map_err(tar_err)?;
@@ -201,6 +207,13 @@ impl TarStore {
                     })?;
                 store.members.insert(name, Blob::Indexed(Arc::new(index)));
             } else if size <= MAX_JSON {
+                kept += size;
+                if kept > MAX_KEPT {
+                    return Err(tar_err(io::Error::other(format!(
+                        "member `{name}`: the non-layer members kept in memory exceed {} MiB",
+                        MAX_KEPT >> 20
+                    ))));
+                }
                 let mut bytes = head;
                 entry.read_to_end(&mut bytes).map_err(tar_err)?;
                 store.members.insert(name, Blob::Memory(bytes.into()));

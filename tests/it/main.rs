@@ -24,3 +24,6 @@ mod formats;
 // miss, tampered blobs fail verification, corrupt records are rewritten,
 // processes share one directory.
 mod cache;
+
+// Resources an input can name stay bounded: verification threads.
+mod bounds;
