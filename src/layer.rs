@@ -29,6 +29,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::extract::{ExtractorSet, Want};
 
+mod guard;
+use guard::RecordGuard;
+pub use guard::MAX_RECORD;
+
 /// Compression of a layer blob.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -576,7 +580,7 @@ fn tar_err(opts: &ReadOptions, source: io::Error) -> LayerError {
 
 fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
     // A small buffer: every seek past file data discards it.
-    let reader = io::BufReader::with_capacity(16 << 10, range.cursor());
+    let reader = io::BufReader::with_capacity(16 << 10, RecordGuard::new(range.cursor()));
     let mut archive = tar::Archive::new(reader);
     let mut index = LayerIndex {
         seekable: true,
@@ -675,7 +679,7 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
         }
     };
     {
-        let mut archive = tar::Archive::new(&mut plain);
+        let mut archive = tar::Archive::new(RecordGuard::new(&mut plain));
         let entries = archive.entries().map_err(|e| err(e, &current))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| err(e, &current))?;

@@ -62,3 +62,32 @@ fn r14_stdin_non_layer_members_have_a_total_budget() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("exceed 256 MiB"), "{}", out.stderr);
 }
+
+// See: issue 14 (PAX/GNU long-name payloads of 1–6 GiB are read whole).
+#[test]
+fn r14_a_six_gib_long_name_is_refused_before_it_is_read() {
+    use crate::util::{oci_layout, Compression};
+    for kind in [b'L', b'x'] {
+        // A header declaring a 6 GiB payload, then a little of it: a few
+        // KiB of gzip claim gigabytes of name.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("././@LongLink").unwrap();
+        h.set_entry_type(tar::EntryType::new(kind));
+        h.set_size(6 << 30);
+        h.set_cksum();
+        let mut layer = h.as_bytes().to_vec();
+        layer.extend_from_slice(&vec![b'a'; 1 << 20]);
+        for c in [Compression::Gzip, Compression::None] {
+            let dir = tempfile::tempdir().unwrap();
+            oci_layout(&dir.path().join("l"), &[layer.clone()], c, json!({}));
+            let out = crate::util::imgaudit([
+                "files",
+                "--no-cache",
+                dir.path().join("l").to_str().unwrap(),
+            ]);
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+            assert!(out.stderr.contains("refusing to read it"), "{}", out.stderr);
+        }
+    }
+}
