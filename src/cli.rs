@@ -400,19 +400,15 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     // Checks run while plain layers are still being hashed; the hashes are
     // waited on before anything is reported.
     let (image, pending) = args.image.open_deferred()?;
-    let facts = crate::audit::gather(&image);
-    let mut findings = crate::audit::run(&image, &facts);
+    let crate::Audit {
+        report,
+        unmatched,
+        failed,
+    } = crate::audit(&image, &config);
     pending.wait()?;
-    findings.extend(crate::audit::budget_findings(&image, &config.budget));
-    for unmatched in config.apply(&mut findings) {
+    for unmatched in unmatched {
         eprintln!("warning: {unmatched}");
     }
-    let failed = config.gate(&findings);
-    let report = AuditReport::new(
-        crate::audit::image_info(&image),
-        crate::audit::environment_info(&facts),
-        findings,
-    );
     let color = stdout_color(args.color);
     for target in &args.outputs {
         write_to_file(&report, target)?;

@@ -19,3 +19,6 @@ mod oracle;
 // The real-format fixtures (`testdata/derive-fixtures.sh`) all agree with
 // the OCI layout they were derived from.
 mod formats;
+
+// The module graph is a DAG and the input side names no Python layout.
+mod architecture;
