@@ -24,6 +24,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$(cd "${1:-$REPO/target/bench}" && pwd)
 IMGAUDIT=${IMGAUDIT:-$REPO/target/release/imgaudit}
+CACHE_ONLY=${CACHE_ONLY:-0}   # 1: only the fact-cache rows (and the peers if PEERS=1)
 RUNS=${RUNS:-3}
 PEERS=${PEERS:-1}
 IMAGES=${IMAGES:-big small}
@@ -81,6 +82,20 @@ print(f"{label}|{statistics.median(w):.2f}|{w[0]:.2f}|{w[-1]:.2f}|{statistics.me
       f"|{statistics.median(c):.2f}|{max(l):.1f}|{status}")
 EOF
 )$'\n'
+}
+
+# cache_rows IMAGE: the audit with an empty fact cache (emptied after each
+# run) and with a warm one (filled by one untimed run first).
+cache_rows() {
+  local img=$1 cache="$TMPD/cache"
+  rm -rf "$cache"
+  measure "imgaudit IMAGE --format json, cold fact cache" "0 1" \
+    "'$IMGAUDIT' $img --cache '$cache' --format json" "rm -rf '$cache'"
+  bash -c "'$IMGAUDIT' $img --cache '$cache' --format json" > /dev/null 2>&1 || true
+  measure "imgaudit IMAGE --format json, warm fact cache" "0 1" \
+    "'$IMGAUDIT' $img --cache '$cache' --format json"
+  measure "imgaudit files IMAGE, warm fact cache" 0 "'$IMGAUDIT' files $img --cache '$cache'"
+  rm -rf "$cache"
 }
 
 fmt_wall() {  # seconds → "1.23 s" or "1 m 46 s"
@@ -164,10 +179,13 @@ for img in $IMAGES; do
   echo ">> $IMG_SLUG: warming the page cache" >&2
   cat "$TAR" > /dev/null
   measure "cat IMAGE > /dev/null (floor)" 0 "cat '$TAR'"
-  measure "imgaudit files IMAGE" 0 "'$IMGAUDIT' files '$TAR'"
-  measure "imgaudit files --no-verify IMAGE" 0 "'$IMGAUDIT' files --no-verify '$TAR'"
-  measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$TAR' --format json"
-  measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$TAR' --format json --no-verify"
+  if [ "$CACHE_ONLY" != 1 ]; then
+  measure "imgaudit files IMAGE" 0 "'$IMGAUDIT' files --no-cache '$TAR'"
+  measure "imgaudit files --no-verify IMAGE" 0 "'$IMGAUDIT' files --no-cache --no-verify '$TAR'"
+  measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$TAR' --no-cache --format json"
+  measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$TAR' --no-cache --format json --no-verify"
+  fi
+  cache_rows '$TAR'
   if [ "$PEERS" = 1 ]; then
     tarcmd="tar -tvf '$TAR'"
     for m in "${MEMBERS[@]}"; do tarcmd+=" && tar -xOf '$TAR' '$m' | tar -tv"; done
@@ -182,10 +200,13 @@ for img in $IMAGES; do
   echo ">> $IMG_SLUG: warming the page cache" >&2
   cat "${BLOBS[@]}" > /dev/null
   measure "cat layer blobs > /dev/null (floor)" 0 "cat ${BLOBS[*]}"
-  measure "imgaudit files IMAGE" 0 "'$IMGAUDIT' files '$OUT/oci:$img'"
-  measure "imgaudit files --no-verify IMAGE" 0 "'$IMGAUDIT' files --no-verify '$OUT/oci:$img'"
-  measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --format json"
-  measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --format json --no-verify"
+  if [ "$CACHE_ONLY" != 1 ]; then
+  measure "imgaudit files IMAGE" 0 "'$IMGAUDIT' files --no-cache '$OUT/oci:$img'"
+  measure "imgaudit files --no-verify IMAGE" 0 "'$IMGAUDIT' files --no-cache --no-verify '$OUT/oci:$img'"
+  measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --no-cache --format json"
+  measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --no-cache --format json --no-verify"
+  fi
+  cache_rows '$OUT/oci:$img'
   if [ "$PEERS" = 1 ]; then
     tarcmd="true"
     for b in "${BLOBS[@]}"; do tarcmd+=" && tar -tzvf '$b'"; done

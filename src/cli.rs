@@ -450,20 +450,16 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let (image, pending) = args
         .image
         .open_deferred(crate::python::extractors::extractors())?;
-    let facts = crate::audit::gather(&image);
-    let mut findings = crate::audit::run(&image, &facts);
+    let crate::Audit {
+        report,
+        unmatched,
+        failed,
+    } = crate::audit(&image, &config);
     pending.wait()?;
     save_facts(&image);
-    findings.extend(crate::audit::budget_findings(&image, &config.budget));
-    for unmatched in config.apply(&mut findings) {
+    for unmatched in unmatched {
         eprintln!("warning: {unmatched}");
     }
-    let failed = config.gate(&findings);
-    let report = AuditReport::new(
-        crate::audit::image_info(&image),
-        crate::audit::environment_info(&facts),
-        findings,
-    );
     let color = stdout_color(args.color);
     for target in &args.outputs {
         write_to_file(&report, target)?;

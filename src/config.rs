@@ -2,11 +2,10 @@
 //! reviewed ignores and size budgets.
 //!
 //! This module owns the config file: parsing it with spans kept, validating
-//! every value, and applying the result to a list of findings
-//! ([`Config::apply`]) and to the exit-code gate ([`Config::gate`]). It does
-//! not read images, run checks or print anything: unmatched ignores are
-//! *returned* ([`UnmatchedIgnore`]) and the caller decides how to warn, and the
-//! size budgets are only parsed here (the size check reads [`Config::budget`]).
+//! every value. Applying the result to findings and to the exit-code gate is
+//! the sink's job (`crate::sink`), which reads this [`Config`]. It does not
+//! read images, run checks or print anything, and the size budgets are only
+//! parsed here (the `size-budget-exceeded` check reads [`Config::budget`]).
 //!
 //! The shape follows cargo-deny (`src/diag/sink.rs` for severity overrides,
 //! `unmatched-source` for ignores that matched nothing), with one deliberate
@@ -45,8 +44,9 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::checks::Code;
-use crate::finding::{Finding, Severity, Suppression};
+use crate::diag::Code;
+use crate::diag::Severity;
+use crate::finding::Finding;
 
 /// The file name looked up in the working directory when no `--config` is given.
 pub const FILE_NAME: &str = "imgaudit.toml";
@@ -353,7 +353,7 @@ pub struct Ignore {
     pub rule: Option<Code>,
     /// Only findings whose path matches this glob, when set (the pattern as written).
     pub path: Option<String>,
-    /// Why it is safe; copied into [`Suppression::reason`].
+    /// Why it is safe; copied into [`crate::finding::Suppression::reason`].
     pub reason: String,
     /// Where the entry starts in the config file.
     pub at: Position,
@@ -416,7 +416,7 @@ pub struct Budget {
 /// no budgets.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The gate: [`Config::gate`] fails on active findings at least this severe.
+    /// The gate: the sink fails on active findings at least this severe.
     pub fail_on: Severity,
     /// Per-rule overrides from `[rules]`.
     pub rules: BTreeMap<Code, RuleLevel>,
@@ -620,72 +620,6 @@ impl Config {
                 Severity::Warning => RuleLevel::Warning,
                 Severity::Info => RuleLevel::Info,
             })
-    }
-
-    /// Apply the config to `findings`, in place:
-    ///
-    /// 1. `[rules]` overrides set each finding's severity; `off` removes the
-    ///    finding entirely (it is in no report and counts nowhere).
-    /// 2. `[[ignore]]` entries mark the findings they match as suppressed with
-    ///    the entry's reason. Suppressed findings stay in the list (every
-    ///    report shows them as such) but do not count for [`Config::gate`].
-    ///    When several entries match, the first in file order gives the reason;
-    ///    all of them count as matched. A finding already suppressed keeps its
-    ///    suppression.
-    ///
-    /// Returns the ignores that matched no remaining finding, in file order;
-    /// an ignore that only matched findings of a rule set to `off` is among
-    /// them, since it no longer does anything.
-    ///
-    /// Glob semantics: `path` is matched against the whole of
-    /// `finding.location.path` (absolute, `/`-separated) with
-    /// `literal_separator(false)`, so `*` and `?` match `/` too and
-    /// `/usr/bin/*` covers `/usr/bin/sub/tool`.
-    pub fn apply(&self, findings: &mut Vec<Finding>) -> Vec<UnmatchedIgnore> {
-        findings.retain_mut(|finding| match self.rules.get(&finding.code) {
-            None => true,
-            Some(level) => match level.severity() {
-                Some(severity) => {
-                    finding.severity = severity;
-                    true
-                }
-                None => false,
-            },
-        });
-
-        let mut matched = vec![false; self.ignores.len()];
-        for finding in findings.iter_mut() {
-            for (i, ignore) in self.ignores.iter().enumerate() {
-                if !ignore.matches(finding) {
-                    continue;
-                }
-                matched[i] = true;
-                if finding.suppressed.is_none() {
-                    finding.suppressed = Some(Suppression {
-                        reason: ignore.reason.clone(),
-                    });
-                }
-            }
-        }
-
-        self.ignores
-            .iter()
-            .zip(matched)
-            .filter(|(_, matched)| !matched)
-            .map(|(ignore, _)| UnmatchedIgnore {
-                at: ignore.at.clone(),
-                rule: ignore.rule,
-                path: ignore.path.clone(),
-            })
-            .collect()
-    }
-
-    /// The gate: true when any active (unsuppressed) finding is at least
-    /// [`Config::fail_on`]. Call after [`Config::apply`].
-    pub fn gate(&self, findings: &[Finding]) -> bool {
-        findings
-            .iter()
-            .any(|f| f.is_active() && f.severity >= self.fail_on)
     }
 }
 
@@ -1040,162 +974,6 @@ mod tests {
                 waste: Some(50_000_000),
             }
         );
-    }
-
-    fn findings() -> Vec<Finding> {
-        vec![
-            Finding::new(Code::EntryPointWithoutMetadata, "/usr/bin/chardetect", "m1"),
-            Finding::new(Code::EntryPointWithoutMetadata, "/opt/venv/bin/tool", "m2"),
-            Finding::new(
-                Code::RecordMismatch,
-                "/usr/lib/python3/dist-packages/a.py",
-                "m3",
-            ),
-            Finding::new(Code::ShimMissing, "/opt/venv/bin/gone", "m4"),
-            Finding::new(Code::MetadataMalformed, "/usr/bin/sub/x", "m5")
-                .with_severity(Severity::Warning),
-        ]
-    }
-
-    fn summary(findings: &[Finding]) -> Vec<String> {
-        findings
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} {} {}{}",
-                    f.code,
-                    f.severity,
-                    f.location.path,
-                    f.suppressed
-                        .as_ref()
-                        .map(|s| format!(" (suppressed: {})", s.reason))
-                        .unwrap_or_default()
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn apply_severity_overrides_and_off() {
-        let config = parse("[rules]\nshim-missing = \"off\"\nrecord-mismatch = \"warning\"\nmetadata-malformed = \"error\"\n").unwrap();
-        let mut list = findings();
-        let unmatched = config.apply(&mut list);
-        assert!(unmatched.is_empty());
-        assert_eq!(
-            summary(&list),
-            [
-                "entry-point-without-metadata error /usr/bin/chardetect",
-                "entry-point-without-metadata error /opt/venv/bin/tool",
-                "record-mismatch warning /usr/lib/python3/dist-packages/a.py",
-                "metadata-malformed error /usr/bin/sub/x",
-            ]
-        );
-    }
-
-    #[test]
-    fn apply_ignores_by_rule_path_and_both() {
-        let config = parse(
-            r#"
-[[ignore]]  # by rule
-rule = "record-mismatch"
-reason = "patched on purpose"
-[[ignore]]  # by path glob; `*` crosses `/`
-path = "/usr/bin/*"
-reason = "debian"
-[[ignore]]  # by rule and path: only the venv launcher
-rule = "entry-point-without-metadata"
-path = "/opt/venv/**"
-reason = "vendored"
-[[ignore]]  # by rule and path, path does not match: unmatched
-rule = "shim-missing"
-path = "/usr/**"
-reason = "never"
-"#,
-        )
-        .unwrap();
-        let mut list = findings();
-        let unmatched = config.apply(&mut list);
-        assert_eq!(
-            summary(&list),
-            [
-                "entry-point-without-metadata error /usr/bin/chardetect (suppressed: debian)",
-                "entry-point-without-metadata error /opt/venv/bin/tool (suppressed: vendored)",
-                "record-mismatch error /usr/lib/python3/dist-packages/a.py (suppressed: patched on purpose)",
-                "shim-missing error /opt/venv/bin/gone",
-                "metadata-malformed warning /usr/bin/sub/x (suppressed: debian)",
-            ]
-        );
-        assert_eq!(unmatched.len(), 1);
-        assert_eq!(
-            unmatched[0].to_string(),
-            "imgaudit.toml:12:1: [[ignore]] for rule `shim-missing` at path `/usr/**` matched no finding"
-        );
-        // The active shim-missing error still fails the default gate...
-        assert!(config.gate(&list));
-        // ...and nothing fails once it is gone.
-        list.retain(|f| f.code != Code::ShimMissing);
-        assert!(!config.gate(&list));
-    }
-
-    #[test]
-    fn apply_first_ignore_gives_the_reason_and_off_findings_leave_ignores_unmatched() {
-        let config = parse(
-            r#"
-[rules]
-shim-missing = "off"
-[[ignore]]
-path = "/usr/**"
-reason = "first"
-[[ignore]]
-rule = "record-mismatch"
-reason = "second"
-[[ignore]]
-rule = "shim-missing"
-reason = "rule is off anyway"
-"#,
-        )
-        .unwrap();
-        let mut list = findings();
-        let unmatched = config.apply(&mut list);
-        assert_eq!(
-            list[2].suppressed.as_ref().map(|s| s.reason.as_str()),
-            Some("first")
-        );
-        let unmatched: Vec<_> = unmatched.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            unmatched,
-            ["imgaudit.toml:10:1: [[ignore]] for rule `shim-missing` matched no finding"]
-        );
-    }
-
-    #[test]
-    fn gate_levels() {
-        let warning =
-            Finding::new(Code::MetadataMalformed, "/a", "w").with_severity(Severity::Warning);
-        let info = {
-            let mut f = Finding::new(Code::RecordMismatch, "/b", "i");
-            f.severity = Severity::Info;
-            f
-        };
-        let mut suppressed_error = Finding::new(Code::RecordMismatch, "/c", "e");
-        suppressed_error.suppressed = Some(Suppression { reason: "r".into() });
-
-        let on_error = Config::default();
-        let on_warning = parse("fail-on = \"warning\"").unwrap();
-        // Nothing: pass.
-        assert!(!on_error.gate(&[]));
-        // A suppressed error never fails.
-        assert!(!on_error.gate(std::slice::from_ref(&suppressed_error)));
-        assert!(!on_warning.gate(std::slice::from_ref(&suppressed_error)));
-        // A warning fails only `fail-on = "warning"`.
-        assert!(!on_error.gate(std::slice::from_ref(&warning)));
-        assert!(on_warning.gate(std::slice::from_ref(&warning)));
-        // Info never fails.
-        assert!(!on_warning.gate(std::slice::from_ref(&info)));
-        // An active error fails both.
-        let error = Finding::new(Code::RecordMismatch, "/d", "e");
-        assert!(on_error.gate(std::slice::from_ref(&error)));
-        assert!(on_warning.gate(&[error]));
     }
 
     #[test]

@@ -1,40 +1,21 @@
 //! The finding model: what every check produces and every report consumes.
 //!
 //! A defect *in the image* is a [`Finding`]; a defect *in the input* (a corrupt
-//! tarball, a bad config) is an error and never appears here. Severity
+//! tarball, a bad config) is an error and never appears here. A finding is
+//! built by one rule's typed diagnostic (`From<checks::<rule>::…> for
+//! Finding`), which holds the only wording of that rule; its [`Note`]s are
+//! typed (evidence or hint), never a string prefix parsed back. Severity
 //! overrides and ignores from the config are applied in exactly one place,
-//! [`crate::config::Config::apply`], so checks never need to know about
-//! configuration.
+//! the sink (`crate::sink`), so checks never need to know about
+//! configuration. Depends only on the rule vocabulary (`crate::diag`) and the
+//! step shortener (`crate::step`).
 
-use serde::Serialize;
+use std::fmt;
 
-use crate::checks::Code;
+use serde::{Serialize, Serializer};
 
-/// How bad a finding is. Ordered: `Info < Warning < Error`.
-#[derive(
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    serde::Deserialize,
-    strum::Display,
-    strum::EnumString,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing; never fails a gate.
-    Info,
-    /// Likely a problem; fails the gate only with `fail-on = "warning"`.
-    Warning,
-    /// Breaks at run time or loses metadata; fails the gate by default.
-    Error,
-}
+use crate::diag::Code;
+pub use crate::diag::Severity;
 
 /// Where a finding points: a path inside the merged image and, when known,
 /// the layer responsible for it.
@@ -63,6 +44,70 @@ pub const CORE_KEYS: &[&str] = &[
     "suppressed",
 ];
 
+/// One line under a finding: evidence, or how to fix it.
+///
+/// In JSON (and SARIF/JUnit text) a note is one string and a hint is the same
+/// string prefixed `hint: `: the wire form of schema version 1 is unchanged,
+/// only the model is typed, so the text report no longer parses a prefix back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// Evidence: what was seen, which step did it.
+    Note(String),
+    /// How to fix it.
+    Hint(String),
+}
+
+impl Note {
+    /// `note` or `hint`, as the text report labels the line.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Note::Note(_) => "note",
+            Note::Hint(_) => "hint",
+        }
+    }
+
+    /// The line without its label.
+    pub fn text(&self) -> &str {
+        match self {
+            Note::Note(t) | Note::Hint(t) => t,
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::Note(t) => f.write_str(t),
+            Note::Hint(t) => write!(f, "hint: {t}"),
+        }
+    }
+}
+
+impl Serialize for Note {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The layer a finding blames: its index and Dockerfile step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// 0-based layer index.
+    pub layer: usize,
+    /// The layer's `created_by`, unshortened.
+    pub created_by: Option<String>,
+}
+
+impl Step {
+    /// `layer N (`RUN …`)`, the step shortened by [`crate::step::shorten`].
+    pub fn label(&self) -> String {
+        match &self.created_by {
+            Some(c) => format!("layer {} (`{}`)", self.layer, crate::step::shorten(c)),
+            None => format!("layer {}", self.layer),
+        }
+    }
+}
+
 /// A matched `[[ignore]]` entry: the finding is still reported, marked suppressed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Suppression {
@@ -86,9 +131,9 @@ pub struct Finding {
     /// Root of the Python environment the finding belongs to, e.g. `/opt/venv`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
-    /// Evidence and `hint:` lines.
+    /// Evidence and hint lines, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// Rule-specific structured fields (`requirement`, `count`, `files`,
     /// `interpreter`, `module`, …), flattened into the JSON object.
     #[serde(flatten)]
@@ -129,9 +174,31 @@ impl Finding {
         self
     }
 
-    /// Builder: add an evidence or `hint:` line.
+    /// Builder: add an evidence line.
     pub fn note(mut self, note: impl Into<String>) -> Finding {
-        self.notes.push(note.into());
+        self.notes.push(Note::Note(note.into()));
+        self
+    }
+
+    /// Builder: add a line that says how to fix it.
+    pub fn hint(mut self, hint: impl Into<String>) -> Finding {
+        self.notes.push(Note::Hint(hint.into()));
+        self
+    }
+
+    /// Builder: add the rule's typed fields (a struct whose serde form is a
+    /// JSON object), flattened into the finding's JSON object.
+    pub fn fields(mut self, fields: &impl Serialize) -> Finding {
+        match serde_json::to_value(fields) {
+            Ok(serde_json::Value::Object(map)) => {
+                for (key, value) in map {
+                    self = self.field(&key, value);
+                }
+            }
+            // Rule field structs are plain structs of strings, numbers and
+            // lists: they always serialize to an object.
+            other => debug_assert!(false, "rule fields are not an object: {other:?}"),
+        }
         self
     }
 
@@ -151,6 +218,14 @@ impl Finding {
         self.location.layer = Some(layer);
         self.location.created_by = created_by;
         self
+    }
+
+    /// Builder: record the layer responsible, when there is one.
+    pub fn at(self, step: Option<&Step>) -> Finding {
+        match step {
+            Some(s) => self.layer(s.layer, s.created_by.clone()),
+            None => self,
+        }
     }
 
     /// True when the finding counts against the gate (not suppressed).

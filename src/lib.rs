@@ -12,14 +12,30 @@
 //!     None,
 //! ).unwrap();
 //! assert!(image.tree.exists("/usr/bin/python3"));
+//! let audit = imgaudit::audit(&image, &imgaudit::config::Config::default());
+//! println!("{} errors", audit.report.summary.errors);
 //! ```
+//!
+//! The modules, in flow order (each depends only on modules above it; a test,
+//! `module_graph_is_acyclic`, keeps it so):
+//!
+//! - input: `source` → `layer` → `overlay` → `tree` → `image` (one pass over
+//!   the bytes, the merged filesystem);
+//! - shared below the analyzers: `step` (a Dockerfile step in one line),
+//!   `exec` (`PATH` and `which` in the image), `size` (the size view);
+//! - analyzers: `python` (parsers and the facts gathered once), `diag` (the
+//!   rule vocabulary), `finding`, `config`, `checks` (one file per rule),
+//!   `sink` (the config applied to findings);
+//! - output: `report` (text, JSON, SARIF, JUnit); `cli` on top;
+//! - [`audit`], below, runs the analyzers over an opened image.
 #![deny(missing_docs)]
 
-pub mod audit;
 pub mod cache;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod diag;
+pub mod exec;
 pub mod extract;
 pub mod finding;
 pub mod image;
@@ -27,6 +43,51 @@ pub mod layer;
 pub mod overlay;
 pub mod python;
 pub mod report;
+pub mod sink;
 pub mod size;
 pub mod source;
+pub mod step;
 pub mod tree;
+
+use rayon::prelude::*;
+
+/// The outcome of [`audit`]: the report to render, the ignores that matched
+/// nothing (the caller warns) and the gate.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    /// Image, environments and findings (config applied, sorted).
+    pub report: report::AuditReport,
+    /// `[[ignore]]` entries that matched no finding.
+    pub unmatched: Vec<config::UnmatchedIgnore>,
+    /// True when an active finding is at or above `fail-on`: exit 1.
+    pub failed: bool,
+}
+
+/// Audit an opened image: gather the Python facts once, run every check in
+/// parallel over them, check the size budgets, and apply the config (severity
+/// overrides, ignores, gate) in the sink.
+pub fn audit(image: &image::Image, config: &config::Config) -> Audit {
+    let facts = python::facts::gather(&image.tree, &image.resolved.config);
+    let cx = checks::CheckCtx::new(image, &facts);
+    let mut findings: Vec<finding::Finding> = checks::CHECKS
+        .par_iter()
+        .flat_map_iter(|(_, check)| {
+            let mut out = Vec::new();
+            check(&cx, &mut out);
+            out
+        })
+        .collect();
+    checks::size_budget_exceeded::check(image, &config.budget, &mut findings);
+    let unmatched = sink::apply(config, &mut findings);
+    let failed = sink::gate(config, &findings);
+    let report = report::AuditReport::new(
+        report::ImageInfo::from(image),
+        facts.iter().map(report::EnvironmentInfo::from).collect(),
+        findings,
+    );
+    Audit {
+        report,
+        unmatched,
+        failed,
+    }
+}

@@ -58,9 +58,6 @@ const TEXT_REMOVALS: usize = 5;
 /// Inefficient paths shown in the text rendering of the dive block.
 const TEXT_DIVE_FILES: usize = 5;
 
-/// Width `created_by` is shortened to in the layer table.
-const CREATED_BY_WIDTH: usize = 60;
-
 /// Everything `imgaudit size` reports about an image.
 #[derive(Clone, Debug, Serialize)]
 pub struct SizeReport {
@@ -393,22 +390,10 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-/// `created_by` as a one-line label: the `/bin/sh -c` and `#(nop)`
-/// prefixes dropped, whitespace collapsed, cut at `width` characters.
-fn short_created_by(c: Option<&str>, width: usize) -> String {
-    let Some(c) = c else {
-        return "(no history)".to_string();
-    };
-    let c = c.trim();
-    let c = c.strip_prefix("/bin/sh -c ").unwrap_or(c);
-    let c = c.strip_prefix("#(nop) ").unwrap_or(c).trim();
-    let one: String = c.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() <= width {
-        one
-    } else {
-        let cut: String = one.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
+/// `created_by` as a one-line label ([`crate::step::shorten`]), or
+/// `(no history)`.
+fn short_created_by(c: Option<&str>) -> String {
+    c.map_or_else(|| "(no history)".to_string(), crate::step::shorten)
 }
 
 struct Paint {
@@ -552,7 +537,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
                         plural(l.removed_files, "file", "files")
                     )
                 },
-                short_created_by(l.created_by.as_deref(), CREATED_BY_WIDTH),
+                short_created_by(l.created_by.as_deref()),
             ]
         })
         .collect();
@@ -602,7 +587,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             o,
             "  layer {} ({}) made {} unreachable in {}:",
             l.index,
-            short_created_by(l.created_by.as_deref(), CREATED_BY_WIDTH),
+            short_created_by(l.created_by.as_deref()),
             p.warn(&both(l.removed_bytes)),
             plural(l.removed_files, "file", "files"),
         );
@@ -740,7 +725,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
                 o,
                 "    in layer {} ({}): {}",
                 lb.layer,
-                short_created_by(lb.created_by.as_deref(), CREATED_BY_WIDTH),
+                short_created_by(lb.created_by.as_deref()),
                 both(lb.bytes)
             );
         }
@@ -786,12 +771,12 @@ mod tests {
 
     #[test]
     fn created_by_is_shortened() {
+        // The one shortener (`crate::step::shorten`), or a placeholder.
         assert_eq!(
-            short_created_by(Some("/bin/sh -c #(nop)  CMD [\"sh\"]"), 60),
+            short_created_by(Some("/bin/sh -c #(nop)  CMD [\"sh\"]")),
             "CMD [\"sh\"]"
         );
-        assert_eq!(short_created_by(Some("RUN a\n  && b"), 60), "RUN a && b");
-        assert_eq!(short_created_by(Some("RUN abcdef"), 5), "RUN …");
-        assert_eq!(short_created_by(None, 5), "(no history)");
+        assert_eq!(short_created_by(Some("RUN a\n  && b")), "RUN a && b");
+        assert_eq!(short_created_by(None), "(no history)");
     }
 }

@@ -5,9 +5,9 @@
 //! code path using the dependency, fails at run time.
 
 use super::{CheckCtx, Code};
-use crate::audit::EnvFacts;
 use crate::finding::Finding;
 use crate::python::dist::Dist;
+use crate::python::facts::EnvFacts;
 use crate::python::markers::{parse_requirement, requirement_applies, MarkerEnv, Requirement};
 use crate::python::normalize_name;
 
@@ -82,7 +82,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 f = f.note(format!("`{name}` was removed by {}", cx.layer_label(layer)));
                 f = cx.at_layer(f, layer);
             }
-            out.push(f.note(format!("hint: install `{req_str}` in this environment")));
+            out.push(f.hint(format!("install `{req_str}` in this environment")));
         }
     }
 }

@@ -4,8 +4,8 @@
 //! then dies with `ModuleNotFoundError`.
 
 use super::{CheckCtx, Code};
-use crate::audit::EnvFacts;
 use crate::finding::Finding;
+use crate::python::facts::EnvFacts;
 use crate::python::launcher::Launcher;
 use crate::python::normalize_name;
 use crate::tree::{Kind, MergedTree};

@@ -5,8 +5,8 @@
 //! fail at run time, and SBOM scanners see nothing.
 
 use super::{declared_scripts, is_pip_alias, CheckCtx, Code};
-use crate::audit::{EnvFacts, LauncherFile};
 use crate::finding::Finding;
+use crate::python::facts::{EnvFacts, LauncherFile};
 use crate::python::launcher::Launcher;
 use crate::python::normalize_name;
 
@@ -75,7 +75,7 @@ fn finding(
             f = f.note("no layer deleted it later: the metadata was removed in the same step that installed it, or never installed");
         }
     }
-    f.note("hint: keep `*.dist-info` when slimming; delete `__pycache__`, tests and docs instead")
+    f.hint("keep `*.dist-info` when slimming; delete `__pycache__`, tests and docs instead")
 }
 
 /// Run the check.

@@ -6,7 +6,7 @@
 //! builder stage to another path (`COPY --from=builder /app/.venv /opt/venv`).
 
 use super::{CheckCtx, Code};
-use crate::audit::which;
+use crate::exec::which;
 use crate::finding::Finding;
 use crate::python::launcher::{Interpreter, Launcher};
 use crate::tree::{Kind, MergedTree};
@@ -117,7 +117,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                             "the venv was built at `{venv_root}` and moved to `{}`: launchers keep the old path",
                             env.root
                         ));
-                        f = f.note(format!("hint: build the venv at `{}` in the builder stage, or reinstall launchers after the copy", env.root));
+                        f = f.hint(format!("build the venv at `{}` in the builder stage, or reinstall launchers after the copy", env.root));
                     }
                 }
                 if let Some(layer) = cx.removed_by(&interpreter) {

@@ -1,19 +1,25 @@
-//! The rule registry: one [`Code`] per rule, one file per rule.
+//! The checks: one file per rule, and [`CHECKS`], the registry that runs
+//! them in docs order.
 //!
-//! The code, the file name and the `docs/rules.md` heading are the same word
-//! (`entry-point-module-missing` ↔ `checks/entry_point_module_missing.rs` ↔
-//! `docs/rules.md#entry-point-module-missing`). The order of [`Code`] is the
-//! order of the docs.
+//! Each `checks/<rule>.rs` owns one rule: its `check` function, which reads
+//! the image and the Python facts ([`EnvFacts`]) and pushes findings, and its
+//! typed diagnostic, a struct with the rule's fields whose `From` impl into
+//! [`Finding`] holds the only wording of the rule (cargo-deny's `struct X` +
+//! `From<X> for Diag`). The rule vocabulary ([`Code`], descriptions, default
+//! severities) lives below, in `crate::diag`; the config is applied above, in
+//! `crate::sink`. The code, the file name and the `docs/rules.md` heading are
+//! the same word (`entry-point-module-missing` ↔
+//! `checks/entry_point_module_missing.rs` ↔
+//! `docs/rules.md#entry-point-module-missing`).
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
-use crate::audit::EnvFacts;
-use crate::finding::{Finding, Severity};
+pub use crate::diag::Code;
+use crate::finding::{Finding, Step};
 use crate::image::Image;
 use crate::python::dist::Dist;
 use crate::python::entry_points::EntryPoint;
+use crate::python::facts::EnvFacts;
 use crate::tree::MergedTree;
 
 mod dependency_conflict;
@@ -28,13 +34,15 @@ mod record_missing_file;
 mod required_file_deleted;
 mod shim_missing;
 mod shim_not_executable;
+pub mod size_budget_exceeded;
 mod venv_interpreter_missing;
 
 /// A check: reads facts, pushes findings.
 pub type CheckFn = fn(&CheckCtx<'_>, &mut Vec<Finding>);
 
-/// Every check, in docs order. `size-budget-exceeded` is checked by the
-/// gate against the size view, not here.
+/// Every check of the image's Python environments, in docs order.
+/// `size-budget-exceeded` reads the config's budgets, so it runs apart
+/// ([`size_budget_exceeded::check`]).
 pub const CHECKS: &[(Code, CheckFn)] = &[
     (
         Code::EntryPointWithoutMetadata,
@@ -88,7 +96,7 @@ impl<'a> CheckCtx<'a> {
             image,
             tree: &image.tree,
             facts,
-            path: crate::audit::path_var(image),
+            path: crate::exec::path_var(&image.resolved.config),
             removed,
         }
     }
@@ -108,57 +116,32 @@ impl<'a> CheckCtx<'a> {
         }
     }
 
+    /// Layer `i` and its Dockerfile step.
+    pub fn step(&self, layer: usize) -> Step {
+        Step {
+            layer,
+            created_by: self
+                .image
+                .layers
+                .get(layer)
+                .and_then(|l| l.created_by.clone()),
+        }
+    }
+
     /// Attach layer `i` (and its Dockerfile step) to a finding.
     pub fn at_layer(&self, f: Finding, layer: usize) -> Finding {
-        let created_by = self
-            .image
-            .layers
-            .get(layer)
-            .and_then(|l| l.created_by.clone());
-        f.layer(layer, created_by)
+        f.at(Some(&self.step(layer)))
     }
 
     /// A short `layer N (`RUN …`)` label.
     pub fn layer_label(&self, layer: usize) -> String {
-        match self
-            .image
-            .layers
-            .get(layer)
-            .and_then(|l| l.created_by.as_deref())
-        {
-            Some(c) => format!("layer {layer} (`{}`)", shorten(c, 100)),
-            None => format!("layer {layer}"),
-        }
-    }
-}
-
-/// Cut a string to at most `n` chars, with an ellipsis.
-pub fn shorten(s: &str, n: usize) -> String {
-    let s = s.trim();
-    let s = s.strip_prefix("/bin/sh -c ").unwrap_or(s);
-    let s = s.strip_prefix("#(nop) ").unwrap_or(s).trim();
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(n).collect();
-        format!("{cut}…")
+        self.step(layer).label()
     }
 }
 
 /// Console and GUI scripts declared by the visible distributions, by name.
 pub fn declared_scripts(facts: &EnvFacts) -> HashMap<&str, (&Dist, &EntryPoint)> {
-    let mut m = HashMap::new();
-    for d in facts.all_dists() {
-        for ep in d
-            .entry_points
-            .console_scripts()
-            .iter()
-            .chain(d.entry_points.gui_scripts())
-        {
-            m.entry(ep.name.as_str()).or_insert((d, ep));
-        }
-    }
-    m
+    facts.declared_scripts()
 }
 
 /// pip names its own launchers after the *target* interpreter (`pip`,
@@ -170,100 +153,6 @@ pub fn is_pip_alias(name: &str) -> bool {
         || name
             .strip_prefix("pip3.")
             .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Stable rule ids. Serialized in kebab-case, the form users write in config.
-#[derive(
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-)]
-#[strum(serialize_all = "kebab-case")]
-#[serde(rename_all = "kebab-case")]
-pub enum Code {
-    /// A launcher in `bin/` that no installed distribution declares.
-    EntryPointWithoutMetadata,
-    /// A declared, RECORD-listed launcher that is absent.
-    ShimMissing,
-    /// A launcher without an execute bit.
-    ShimNotExecutable,
-    /// A launcher whose interpreter does not resolve to an executable file.
-    InterpreterMissing,
-    /// A venv whose `bin/python` does not resolve.
-    VenvInterpreterMissing,
-    /// A launcher whose module is not importable from its environment.
-    EntryPointModuleMissing,
-    /// A RECORD-listed file whose hash or size differs.
-    RecordMismatch,
-    /// RECORD-listed files that are absent.
-    RecordMissingFile,
-    /// A dist-info without METADATA (or RECORD/WHEEL when an installer wrote it).
-    MetadataFileMissing,
-    /// A metadata file that cannot be parsed.
-    MetadataMalformed,
-    /// A required distribution that is not installed.
-    DependencyMissing,
-    /// An installed distribution whose version does not satisfy a requirement.
-    DependencyConflict,
-    /// A layer deleted a file that must stay (dist-info, launcher, interpreter, …).
-    RequiredFileDeleted,
-    /// A size budget from the config is exceeded.
-    SizeBudgetExceeded,
-}
-
-impl Code {
-    /// The kebab-case id, e.g. `record-mismatch`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// One-line description, used for SARIF rule metadata and `--help` lists.
-    pub fn description(self) -> &'static str {
-        match self {
-            Code::EntryPointWithoutMetadata => {
-                "a launcher in bin/ that no installed distribution declares as an entry point"
-            }
-            Code::ShimMissing => "a declared console-script launcher is absent from bin/",
-            Code::ShimNotExecutable => "a launcher has no execute bit",
-            Code::InterpreterMissing => {
-                "the interpreter a launcher names does not resolve to an executable file"
-            }
-            Code::VenvInterpreterMissing => "a venv's bin/python does not resolve",
-            Code::EntryPointModuleMissing => {
-                "the module a launcher imports is not importable in its environment"
-            }
-            Code::RecordMismatch => "an installed file's sha256 or size differs from RECORD",
-            Code::RecordMissingFile => "files listed in RECORD are absent",
-            Code::MetadataFileMissing => "a dist-info directory lacks METADATA, RECORD or WHEEL",
-            Code::MetadataMalformed => "a metadata file cannot be parsed",
-            Code::DependencyMissing => "a required distribution is not installed",
-            Code::DependencyConflict => {
-                "an installed distribution does not satisfy a version requirement"
-            }
-            Code::RequiredFileDeleted => {
-                "a layer deleted a file that must stay (metadata, launcher, interpreter)"
-            }
-            Code::SizeBudgetExceeded => "a size budget from the config is exceeded",
-        }
-    }
-
-    /// Severity before any config override.
-    pub fn default_severity(self) -> Severity {
-        // Every rule fires only where the fixtures' runtime truth records a
-        // failure or lost metadata, so all default to error; `[rules]` in
-        // imgaudit.toml demotes.
-        Severity::Error
-    }
 }
 
 /// Launchers that break when distribution `key` has broken metadata: its own
@@ -290,19 +179,4 @@ pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strum::IntoEnumIterator;
-
-    #[test]
-    fn codes_unique_and_round_trip() {
-        let mut seen = std::collections::HashSet::new();
-        for code in Code::iter() {
-            assert!(seen.insert(code.as_str()), "duplicate code {code}");
-            assert_eq!(code.as_str().parse::<Code>().unwrap(), code);
-        }
-    }
 }

@@ -105,7 +105,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             }
             f = f.note(format!("changed by {}", cx.layer_label(node.layer as usize)));
             f = cx.at_layer(f, node.layer as usize);
-            Some(f.note("hint: patch the source and reinstall, or accept it with an `[[ignore]]` and a reason"))
+            Some(f.hint("patch the source and reinstall, or accept it with an `[[ignore]]` and a reason"))
         })
         .collect();
     out.extend(found);

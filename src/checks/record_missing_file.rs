@@ -109,8 +109,8 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 ));
                 f = cx.at_layer(f, layer);
             }
-            out.push(f.note(format!(
-                "hint: reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
+            out.push(f.hint(format!(
+                "reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
                 d.name
             )));
         }

@@ -91,7 +91,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             .field("count", count)
             .field("files", serde_json::json!(listed))
             .field("kind", kind)
-            .note("hint: slim with `find … -name __pycache__ -prune -exec rm -rf {} +`, tests and docs; keep metadata, launchers and the interpreter");
+            .hint("slim with `find … -name __pycache__ -prune -exec rm -rf {} +`, tests and docs; keep metadata, launchers and the interpreter");
             out.push(cx.at_layer(f, layer));
         }
     }

@@ -49,8 +49,8 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         f = f.note(format!("deleted by {}", cx.layer_label(layer)));
                         f = cx.at_layer(f, layer);
                     }
-                    out.push(f.note(format!(
-                        "hint: reinstall `{}` or stop deleting its launcher",
+                    out.push(f.hint(format!(
+                        "reinstall `{}` or stop deleting its launcher",
                         d.name
                     )));
                 }

@@ -19,7 +19,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     ),
                 )
                 .env(&facts.env.root)
-                .note("hint: `chmod 0755` it, or fix the step that changed its mode");
+                .hint("`chmod 0755` it, or fix the step that changed its mode");
                 out.push(cx.at_layer(f, l.layer as usize));
             }
         }

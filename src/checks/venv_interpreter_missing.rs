@@ -74,6 +74,6 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             ));
             f = cx.at_layer(f, layer);
         }
-        out.push(f.note("hint: keep the Python the venv was created with, or rebuild the venv against the Python in this image"));
+        out.push(f.hint("keep the Python the venv was created with, or rebuild the venv against the Python in this image"));
     }
 }

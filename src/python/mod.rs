@@ -5,10 +5,11 @@
 //! PEP 503 name normalisation and the `pip check` style marker evaluation that every
 //! check on top of them needs.
 //!
-//! Deliberately does not: touch the filesystem or the merged image tree, discover
-//! environments, or decide what is a finding. Every function here takes bytes or
-//! strings and returns data or a typed error; the environment discovery and the
-//! checks (`src/checks/`) are built on top of these parsers.
+//! Deliberately does not: decide what is a finding. The parsers take bytes or
+//! strings and return data or a typed error; on top of them, [`env`] and
+//! [`dist`] discover environments and distributions through the merged tree,
+//! and [`facts`] gathers everything the checks (`src/checks/`) read, once per
+//! image.
 //!
 //! Specs followed, one per module:
 //! - [`metadata`]: Core metadata, <https://packaging.python.org/en/latest/specifications/core-metadata/>
@@ -24,6 +25,7 @@ pub mod egg_info;
 pub mod entry_points;
 pub mod env;
 pub mod extractors;
+pub mod facts;
 pub mod launcher;
 pub mod markers;
 pub mod metadata;

@@ -24,7 +24,7 @@
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use strum::IntoEnumIterator;
 
-use crate::checks::Code;
+use crate::diag::Code;
 use crate::finding::{Finding, Severity};
 use crate::report::{AuditReport, EnvironmentInfo};
 

@@ -14,15 +14,16 @@
 //! Every format is a pure function of an [`AuditReport`] returning a
 //! `String`; [`write_report`] writes one into any [`std::io::Write`]. Nothing
 //! here reads images, runs checks, applies the config or decides the exit
-//! code: checks return data, [`crate::config::Config::apply`] marks
-//! suppressions, and the caller gates. Findings are sorted with
-//! [`crate::finding::sort_findings`] by [`AuditReport::new`], so every format
-//! is deterministic.
+//! code: checks return data, `crate::sink` applies the config and gates.
+//! Findings are sorted with [`crate::finding::sort_findings`] by
+//! [`AuditReport::new`], so every format is deterministic. The views of the
+//! image and its environments are `From` impls (`views.rs`).
 
 pub mod json;
 pub mod junit;
 pub mod sarif;
 pub mod text;
+mod views;
 
 use std::fmt;
 use std::io;
@@ -333,7 +334,7 @@ pub fn write_report(
 /// image-wide findings, a suppressed one, notes, hints, rule fields.
 #[cfg(test)]
 pub(crate) fn sample_report() -> AuditReport {
-    use crate::checks::Code;
+    use crate::diag::Code;
     use crate::finding::Suppression;
 
     let run_pip = Some(
@@ -352,7 +353,7 @@ pub(crate) fn sample_report() -> AuditReport {
         .field("expected_size", 6449)
         .field("actual_size", 6450)
         .note("RECORD says sha256=Wfh8ZCYrjY0JzV8d4vdyXbYd9dmhm3DbCZHHnBHHGXY, size 6449")
-        .note("hint: reinstall `requests` instead of patching it in place"),
+        .hint("reinstall `requests` instead of patching it in place"),
         Finding::new(
             Code::EntryPointWithoutMetadata,
             "/opt/venv/bin/alembic",
@@ -360,7 +361,7 @@ pub(crate) fn sample_report() -> AuditReport {
         )
         .env("/opt/venv")
         .layer(4, Some("RUN /bin/sh -c rm -rf /opt/venv/lib/python3.12/site-packages/*.dist-info # buildkit".into()))
-        .note("hint: keep `*.dist-info` directories when slimming the image"),
+        .hint("keep `*.dist-info` directories when slimming the image"),
         Finding::new(
             Code::ShimNotExecutable,
             "/opt/venv/bin/tool",

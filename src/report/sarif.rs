@@ -40,7 +40,7 @@ use serde_sarif::sarif::{
 };
 use strum::IntoEnumIterator;
 
-use crate::checks::Code;
+use crate::diag::Code;
 use crate::finding::{Finding, Severity};
 use crate::report::AuditReport;
 
@@ -56,7 +56,7 @@ pub const INFORMATION_URI: &str = "https://github.com/imgaudit/imgaudit";
 
 /// The documentation URL of a rule: `…/docs/rules.md#<code>`.
 pub fn help_uri(code: Code) -> String {
-    format!("{INFORMATION_URI}/blob/main/docs/rules.md#{code}")
+    format!("{INFORMATION_URI}/blob/main/{}", code.docs_path())
 }
 
 /// The report as a SARIF 2.1.0 log, pretty-printed JSON ending in a newline.
@@ -177,7 +177,7 @@ fn result(finding: &Finding) -> SarifResult {
     let mut text = finding.message.clone();
     for note in &finding.notes {
         text.push('\n');
-        text.push_str(note);
+        text.push_str(&note.to_string());
     }
 
     let mut location = Location::builder()

@@ -265,7 +265,11 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
     );
     match (finding.location.layer, &finding.location.created_by) {
         (Some(layer), Some(created_by)) => {
-            let _ = write!(out, " (layer {layer}: {})", shorten_created_by(created_by));
+            let _ = write!(
+                out,
+                " (layer {layer}: {})",
+                crate::step::shorten(created_by)
+            );
         }
         (Some(layer), None) => {
             let _ = write!(out, " (layer {layer})");
@@ -275,13 +279,7 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
     out.push('\n');
 
     for note in &finding.notes {
-        let (label, text) = match note.strip_prefix("hint:") {
-            Some(hint) => ("hint", hint.trim_start()),
-            None => (
-                "note",
-                note.strip_prefix("note:").unwrap_or(note).trim_start(),
-            ),
-        };
+        let (label, text) = (note.label(), note.text());
         let prefix = format!("  {} {label}: ", paint.paint(BLUE, "="));
         // Continuation lines line up under the text of the first one.
         let indent = " ".repeat(format!("  = {label}: ").len());
@@ -293,56 +291,10 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
     }
 }
 
-/// The widest a `created_by` gets after shortening, in characters.
-const CREATED_BY_WIDTH: usize = 60;
-
-/// Make a history `created_by` readable: the Dockerfile instruction without the
-/// shell wrapper docker records, whitespace collapsed, cut to
-/// [`CREATED_BY_WIDTH`] characters.
-///
-/// The shapes handled, as docker and BuildKit write them:
-/// `/bin/sh -c #(nop)  COPY file:… in /app ` (classic builder, non-RUN),
-/// `/bin/sh -c pip install …` (classic RUN),
-/// `RUN /bin/sh -c pip install … # buildkit` and
-/// `RUN |2 A=1 B=2 /bin/sh -c …` (BuildKit RUN with build args).
-fn shorten_created_by(created_by: &str) -> String {
-    let mut text = created_by.trim();
-    text = text.strip_suffix("# buildkit").unwrap_or(text).trim_end();
-    let owned;
-    if let Some(rest) = text.strip_prefix("/bin/sh -c #(nop)") {
-        text = rest.trim_start();
-    } else if let Some(rest) = text.strip_prefix("/bin/sh -c ") {
-        owned = format!("RUN {}", rest.trim_start());
-        text = &owned;
-    } else if let Some(rest) = text.strip_prefix("RUN ") {
-        let mut rest = rest.trim_start();
-        // `|N k=v …`: BuildKit lists N build args before the command.
-        if let Some(count) = rest
-            .strip_prefix('|')
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            let mut words = rest.splitn(count + 2, ' ');
-            rest = words.nth(count + 1).unwrap_or("");
-        }
-        let rest = rest.strip_prefix("/bin/sh -c ").unwrap_or(rest);
-        owned = format!("RUN {}", rest.trim_start());
-        text = &owned;
-    }
-    let collapsed = clean(&text.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned();
-    if collapsed.chars().count() <= CREATED_BY_WIDTH {
-        return collapsed;
-    }
-    let mut cut: String = collapsed.chars().take(CREATED_BY_WIDTH - 1).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    cut
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Code;
+    use crate::diag::Code;
     use crate::report::{sample_report, ImageInfo};
     use std::ffi::OsString;
 
@@ -530,7 +482,7 @@ error[entry-point-without-metadata]: launcher `chardetect` has no entry point in
         )
         .env("/srv/env")
         .layer(1, None)
-        .note("note: missing:\n/srv/env/bin/a\n/srv/env/bin/b");
+        .note("missing:\n/srv/env/bin/a\n/srv/env/bin/b");
         let report = crate::report::AuditReport::new(ImageInfo::default(), vec![], vec![finding]);
         assert_eq!(
             render(&report, &TextOptions::default()),
@@ -546,53 +498,6 @@ error[record-missing-file]: 2 files listed in RECORD are absent
 1 error, 0 warnings, 0 suppressed across 0 environments, 0 launchers
 "
         );
-    }
-
-    #[test]
-    fn created_by_is_shortened() {
-        let cases = [
-            // Classic builder, non-RUN instruction.
-            (
-                "/bin/sh -c #(nop)  COPY file:4c3b in /app ",
-                "COPY file:4c3b in /app",
-            ),
-            (
-                "/bin/sh -c #(nop)  CMD [\"python\" \"-m\" \"app\"]",
-                "CMD [\"python\" \"-m\" \"app\"]",
-            ),
-            // Classic builder RUN.
-            (
-                "/bin/sh -c apt-get update &&     apt-get install -y python3",
-                "RUN apt-get update && apt-get install -y python3",
-            ),
-            // BuildKit RUN.
-            (
-                "RUN /bin/sh -c pip install . # buildkit",
-                "RUN pip install .",
-            ),
-            // BuildKit RUN with build args.
-            (
-                "RUN |2 PY=3.12 X=1 /bin/sh -c pip install x # buildkit",
-                "RUN pip install x",
-            ),
-            // Already short and clean.
-            ("COPY /src /app # buildkit", "COPY /src /app"),
-            // Too long: cut at 60 characters with an ellipsis.
-            (
-                "RUN /bin/sh -c pip install aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd eeeeeeeeee",
-                "RUN pip install aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd…",
-            ),
-            // Multi-line RUN steps (heredocs, `\` continuations) become one line.
-            (
-                "RUN /bin/sh -c set -e\n\tpip install x \\\n  y",
-                "RUN set -e pip install x \\ y",
-            ),
-            // Multi-byte characters are cut on a character boundary.
-            (&"é".repeat(80), &format!("{}…", "é".repeat(59))),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(shorten_created_by(input), expected, "for {input:?}");
-        }
     }
 
     #[test]
@@ -633,7 +538,7 @@ error[record-missing-file]: 2 files listed in RECORD are absent
         )
         .env("/opt/\x1b[2Jvenv")
         .layer(1, Some("RUN /bin/sh -c touch \x1b[1m".into()))
-        .note("hint: remove \r`x`");
+        .hint("remove \r`x`");
         let report = crate::report::AuditReport::new(ImageInfo::default(), vec![], vec![finding]);
         let got = render(&report, &TextOptions::default());
         assert!(

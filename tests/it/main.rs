@@ -20,6 +20,23 @@ mod oracle;
 // the OCI layout they were derived from.
 mod formats;
 
+// End to end: the built binary on every committed fixture image, judged
+// against the runtime truth of `testdata/truth/` (exit codes, formats, config).
+mod cli;
+
+// The size view on images whose sizes are known by construction, the
+// slimming advice executed, and the dive comparison.
+mod size;
+
+// Golden reports: every fixture's findings and text report, pinned with insta.
+mod fixtures;
+
+// Every `$ imgaudit …` example of `docs/rules.md` against the binary.
+mod docs;
+
+// The module graph is a DAG and the input side names no Python layout.
+mod architecture;
+
 // The fact cache: warm equals cold on every fixture, extractor-set changes
 // miss, tampered blobs fail verification, corrupt records are rewritten,
 // processes share one directory.

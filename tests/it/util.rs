@@ -514,6 +514,14 @@ pub fn docker_archive(path: &Path, layers: &[Vec<u8>]) -> PathBuf {
     docker_archive_images(path, &[(REPO_TAG, layers.to_vec())])
 }
 
+/// [`docker_archive`] with `config_extra` merged over the image config (e.g.
+/// a `history` with real-looking `created_by` steps).
+pub fn docker_archive_with(path: &Path, layers: &[Vec<u8>], config_extra: &Value) -> PathBuf {
+    let bytes = docker_archive_bytes_with(&[(REPO_TAG, layers.to_vec())], config_extra);
+    std::fs::write(path, bytes).unwrap();
+    path.to_path_buf()
+}
+
 /// Write a legacy `docker save` tarball holding several tagged images.
 /// Members come in docker's order: layers, then configs, then
 /// `manifest.json` and `repositories` last (what makes stdin hard).
@@ -525,6 +533,11 @@ pub fn docker_archive_images(path: &Path, images: &[(&str, Vec<Vec<u8>>)]) -> Pa
 
 /// The bytes of a legacy `docker save` tarball (see [`docker_archive_images`]).
 pub fn docker_archive_bytes(images: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
+    docker_archive_bytes_with(images, &json!({}))
+}
+
+/// [`docker_archive_bytes`] with `config_extra` merged over every config.
+pub fn docker_archive_bytes_with(images: &[(&str, Vec<Vec<u8>>)], config_extra: &Value) -> Vec<u8> {
     let mut outer = OuterTar::new();
     let mut manifest = Vec::new();
     let mut repositories = serde_json::Map::new();
@@ -549,7 +562,7 @@ pub fn docker_archive_bytes(images: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
             names.push(format!("{id}/layer.tar"));
             parent = id;
         }
-        let config = config_json(&diff_ids, &json!({}));
+        let config = config_json(&diff_ids, config_extra);
         let config_name = format!("{}.json", hex_of(&digest(&config)));
         if written.insert(config_name.clone()) {
             outer.file(&config_name, &config);

