@@ -65,18 +65,13 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             .env(&facts.env.root)
             .field("distribution", d.name.as_str())
             .field("requirement", req_str.as_str());
-            let removed = cx.image.effects.iter().enumerate().find_map(|(i, e)| {
-                e.removals.iter().flat_map(|r| &r.notable).find(|p| {
+            let removed = facts.env.site_dirs.iter().find_map(|site| {
+                cx.history.deleted_within(site).find_map(|(i, p)| {
                     let base = p.rsplit('/').next().unwrap_or("");
                     crate::python::dist::split_dir_name(base)
                         .is_some_and(|(n, _)| normalize_name(&n) == normalize_name(&name))
-                        && facts
-                            .env
-                            .site_dirs
-                            .iter()
-                            .any(|s| p.starts_with(s.as_str()))
-                })?;
-                Some(i)
+                        .then_some(i)
+                })
             });
             if let Some(layer) = removed {
                 f = f.note(format!("`{name}` was removed by {}", cx.layer_label(layer)));

@@ -17,25 +17,17 @@ fn deleting_layer(
     facts: &EnvFacts,
     hint: &str,
 ) -> Option<(usize, String, usize)> {
-    let mut best: Option<(usize, String, usize)> = None;
-    for (i, e) in cx.image.effects.iter().enumerate() {
-        let deleted: Vec<&String> = e
-            .removals
-            .iter()
-            .flat_map(|r| &r.notable)
-            .filter(|p| p.ends_with(".dist-info") || p.ends_with(".egg-info"))
-            .filter(|p| {
-                facts
-                    .env
-                    .site_dirs
-                    .iter()
-                    .any(|s| p.starts_with(s.as_str()))
-            })
-            .filter(|p| !cx.tree.exists(p))
-            .collect();
-        if deleted.is_empty() {
-            continue;
+    // Deleted metadata dirs of this environment, grouped by layer.
+    let mut by_layer: std::collections::BTreeMap<usize, Vec<&str>> = Default::default();
+    for site in &facts.env.site_dirs {
+        for (i, p) in cx.history.deleted_within(site) {
+            if (p.ends_with(".dist-info") || p.ends_with(".egg-info")) && !cx.tree.exists(p) {
+                by_layer.entry(i).or_default().push(p);
+            }
         }
+    }
+    let mut best: Option<(usize, String, usize)> = None;
+    for (i, deleted) in by_layer {
         let matching = deleted.iter().find(|p| {
             let base = p.rsplit('/').next().unwrap_or("");
             crate::python::dist::split_dir_name(base)

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 pub use crate::diag::Code;
 use crate::finding::{Finding, Step};
 use crate::image::Image;
+use crate::overlay::History;
 use crate::python::dist::Dist;
 use crate::python::entry_points::EntryPoint;
 use crate::python::facts::EnvFacts;
@@ -79,41 +80,26 @@ pub struct CheckCtx<'a> {
     pub facts: &'a [EnvFacts],
     /// `PATH` of the image config.
     pub path: Vec<String>,
-    /// Removed subtree roots → layer that removed them.
-    removed: HashMap<&'a str, usize>,
+    /// What the layers removed, asked by path (the one history query).
+    pub history: History<'a>,
 }
 
 impl<'a> CheckCtx<'a> {
     /// Build the context.
     pub fn new(image: &'a Image, facts: &'a [EnvFacts]) -> CheckCtx<'a> {
-        let mut removed = HashMap::new();
-        for (i, e) in image.effects.iter().enumerate() {
-            for r in &e.removals {
-                removed.insert(r.path.as_str(), i);
-            }
-        }
         CheckCtx {
             image,
             tree: &image.tree,
             facts,
             path: crate::exec::path_var(&image.resolved.config),
-            removed,
+            history: image.history(),
         }
     }
 
     /// The layer whose whiteout/opaque/overwrite removed `path` (or an
     /// ancestor of it), if any.
     pub fn removed_by(&self, path: &str) -> Option<usize> {
-        let mut p = path;
-        loop {
-            if let Some(l) = self.removed.get(p) {
-                return Some(*l);
-            }
-            match p.rfind('/') {
-                Some(0) | None => return None,
-                Some(i) => p = &p[..i],
-            }
-        }
+        self.history.deleted_by(path)
     }
 
     /// Layer `i` and its Dockerfile step.

@@ -34,11 +34,15 @@ fn replaced_by_another_version(cx: &CheckCtx<'_>, dir: &str, name: &str) -> bool
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
-    for (layer, effect) in cx.image.effects.iter().enumerate() {
+    let mut by_layer: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for (layer, p) in cx.history.deleted() {
+        by_layer.entry(layer).or_default().push(p);
+    }
+    for (layer, removed) in by_layer {
         // kind → paths
         let mut groups: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-        for r in &effect.removals {
-            for p in &r.notable {
+        {
+            for p in removed {
                 if cx.tree.lstat(p).is_ok() {
                     continue; // re-added later
                 }
@@ -72,7 +76,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 } else {
                     continue;
                 };
-                groups.entry(kind).or_default().push(p.clone());
+                groups.entry(kind).or_default().push(p.to_string());
             }
         }
         for (kind, paths) in groups {
