@@ -125,18 +125,20 @@ impl Image {
             let (Some(key), Some(id), true) = (l.cache_key(), &l.identity, verified) else {
                 continue;
             };
-            let mut added = 0;
+            // Hashes a check computed since the layer was read or loaded.
+            let new_hash = |e: &layer::Entry| {
+                e.sha256.is_none()
+                    && e.kind == layer::EntryKind::File
+                    && hashes.contains_key(&e.data_offset)
+            };
+            if l.from_cache && !l.index.entries.iter().any(new_hash) {
+                continue;
+            }
             let mut index = (*l.index).clone();
             for e in &mut index.entries {
-                if e.sha256.is_none() && e.kind == layer::EntryKind::File {
-                    if let Some(h) = hashes.get(&e.data_offset) {
-                        e.sha256 = Some(*h);
-                        added += 1;
-                    }
+                if new_hash(e) {
+                    e.sha256 = hashes.get(&e.data_offset).copied();
                 }
-            }
-            if l.from_cache && added == 0 {
-                continue;
             }
             cache.record_verified(
                 id,

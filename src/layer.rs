@@ -205,6 +205,7 @@ pub struct Entry {
     /// Offset of the content in the uncompressed layer stream.
     pub data_offset: u64,
     /// Captured bytes (whole file, or the head of a `bin/` file).
+    #[serde(with = "bytes_serde")]
     pub captured: Option<Arc<[u8]>>,
     /// sha256 computed inline while streaming.
     pub sha256: Option<[u8; 32]>,
@@ -213,6 +214,23 @@ pub struct Entry {
     /// read as 1 TiB of zeros) and never extracted.
     #[serde(default)]
     pub sparse: bool,
+}
+
+/// Captured bytes as one byte string in the cache's encoding (a memcpy),
+/// not as a sequence of numbers (a call per byte).
+mod bytes_serde {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Arc<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().map(serde_bytes::Bytes::new).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<[u8]>>, D::Error> {
+        let v: Option<serde_bytes::ByteBuf> = Option::deserialize(d)?;
+        Ok(v.map(|b| Arc::from(b.into_vec())))
+    }
 }
 
 /// The result of reading one layer.
