@@ -4,8 +4,10 @@
 //! installed in the environment. Import of the requiring package, or of the
 //! code path using the dependency, fails at run time.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::dist::Dist;
 use crate::python::facts::EnvFacts;
 use crate::python::markers::{parse_requirement, requirement_applies, MarkerEnv, Requirement};
@@ -46,6 +48,47 @@ pub(crate) fn applicable<'a>(
     out
 }
 
+/// The typed diagnostic. JSON fields: `distribution`, `requirement`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct DependencyMissing {
+    /// The requiring distribution's metadata directory.
+    #[serde(skip)]
+    pub dir: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The required distribution's name, as the requirement spells it.
+    #[serde(skip)]
+    pub name: String,
+    /// The layer that removed the required distribution, when one did.
+    #[serde(skip)]
+    pub removed_by: Option<Step>,
+    /// The requiring distribution's name.
+    pub distribution: String,
+    /// The `Requires-Dist` value, as written.
+    pub requirement: String,
+}
+
+impl From<DependencyMissing> for Finding {
+    fn from(d: DependencyMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::DependencyMissing,
+            &d.dir,
+            format!(
+                "`{}` requires `{}`, but `{}` is not installed in this environment",
+                d.distribution, d.requirement, d.name
+            ),
+        )
+        .env(&d.env)
+        .fields(&d);
+        if let Some(step) = &d.removed_by {
+            f = f.note(format!("`{}` was removed by {}", d.name, step.label()));
+        }
+        f.at(d.removed_by.as_ref())
+            .hint(format!("install `{}` in this environment", d.requirement))
+    }
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
@@ -54,17 +97,6 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let name = req.name.to_string();
-            let mut f = Finding::new(
-                Code::DependencyMissing,
-                &d.dir,
-                format!(
-                    "`{}` requires `{req_str}`, but `{name}` is not installed in this environment",
-                    d.name
-                ),
-            )
-            .env(&facts.env.root)
-            .field("distribution", d.name.as_str())
-            .field("requirement", req_str.as_str());
             let removed = cx.image.effects.iter().enumerate().find_map(|(i, e)| {
                 e.removals.iter().flat_map(|r| &r.notable).find(|p| {
                     let base = p.rsplit('/').next().unwrap_or("");
@@ -78,11 +110,17 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 })?;
                 Some(i)
             });
-            if let Some(layer) = removed {
-                f = f.note(format!("`{name}` was removed by {}", cx.layer_label(layer)));
-                f = cx.at_layer(f, layer);
-            }
-            out.push(f.hint(format!("install `{req_str}` in this environment")));
+            out.push(
+                DependencyMissing {
+                    dir: d.dir.clone(),
+                    env: facts.env.root.clone(),
+                    name,
+                    removed_by: removed.map(|l| cx.step(l)),
+                    distribution: d.name.clone(),
+                    requirement: req_str,
+                }
+                .into(),
+            );
         }
     }
 }

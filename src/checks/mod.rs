@@ -37,6 +37,10 @@ mod shim_not_executable;
 pub mod size_budget_exceeded;
 mod venv_interpreter_missing;
 
+/// The note of every launcher finding whose launcher the container runs first.
+pub(crate) const RUNS_AT_START: &str =
+    "this launcher runs at container start (image Entrypoint/Cmd)";
+
 /// A check: reads facts, pushes findings.
 pub type CheckFn = fn(&CheckCtx<'_>, &mut Vec<Finding>);
 
@@ -126,16 +130,6 @@ impl<'a> CheckCtx<'a> {
                 .get(layer)
                 .and_then(|l| l.created_by.clone()),
         }
-    }
-
-    /// Attach layer `i` (and its Dockerfile step) to a finding.
-    pub fn at_layer(&self, f: Finding, layer: usize) -> Finding {
-        f.at(Some(&self.step(layer)))
-    }
-
-    /// A short `layer N (`RUN …`)` label.
-    pub fn layer_label(&self, layer: usize) -> String {
-        self.step(layer).label()
     }
 }
 
