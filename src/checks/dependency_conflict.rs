@@ -56,14 +56,14 @@ impl From<DependencyConflict> for Finding {
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
-        for (d, req, req_str, installed) in applicable(cx, facts) {
+        for (d, req, installed) in applicable(cx, facts) {
             let Some(inst) = installed else {
                 continue;
             };
             let Some(version) = inst.version.as_deref() else {
                 continue;
             };
-            if version_satisfies(version, &req) != Some(false) {
+            if version_satisfies(version, &req.requirement) != Some(false) {
                 continue;
             }
             out.push(
@@ -74,7 +74,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     installed_dir: inst.dir.clone(),
                     step: cx.step(inst.layer as usize),
                     distribution: d.name.clone(),
-                    requirement: req_str,
+                    requirement: req.raw.clone(),
                     installed: version.to_string(),
                 }
                 .into(),

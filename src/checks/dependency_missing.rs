@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::{CheckCtx, Code};
 use crate::finding::{Finding, Step};
-use crate::python::dist::Dist;
+use crate::python::dist::{Dist, DistRequirement};
 use crate::python::facts::EnvFacts;
-use crate::python::markers::{parse_requirement, requirement_applies, MarkerEnv, Requirement};
+use crate::python::markers::{requirement_applies, MarkerEnv};
 use crate::python::normalize_name;
 
 /// The requirements of every distribution that apply in its environment,
@@ -18,7 +18,7 @@ use crate::python::normalize_name;
 pub(crate) fn applicable<'a>(
     cx: &CheckCtx<'_>,
     facts: &'a EnvFacts,
-) -> Vec<(&'a Dist, Requirement, String, Option<&'a Dist>)> {
+) -> Vec<(&'a Dist, &'a DistRequirement, Option<&'a Dist>)> {
     let arch = cx
         .image
         .resolved
@@ -33,16 +33,12 @@ pub(crate) fn applicable<'a>(
     let index = facts.dist_index();
     let mut out = Vec::new();
     for d in &facts.dists {
-        for req_str in &d.requires {
-            let Ok(req) = parse_requirement(req_str) else {
-                continue; // pip skips unparsable requirements too
-            };
-            if !requirement_applies(&req, &menv) {
+        for req in &d.requires {
+            if !requirement_applies(&req.requirement, &menv) {
                 continue;
             }
-            let key = normalize_name(req.name.as_ref());
-            let installed = index.get(key.as_str()).copied();
-            out.push((d, req, req_str.trim().to_string(), installed));
+            let installed = index.get(req.key()).copied();
+            out.push((d, req, installed));
         }
     }
     out
@@ -92,16 +88,16 @@ impl From<DependencyMissing> for Finding {
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
-        for (d, req, req_str, installed) in applicable(cx, facts) {
+        for (d, req, installed) in applicable(cx, facts) {
             if installed.is_some() {
                 continue;
             }
-            let name = req.name.to_string();
+            let name = req.requirement.name.to_string();
             let removed = cx.image.effects.iter().enumerate().find_map(|(i, e)| {
                 e.removals.iter().flat_map(|r| &r.notable).find(|p| {
                     let base = p.rsplit('/').next().unwrap_or("");
                     crate::python::dist::split_dir_name(base)
-                        .is_some_and(|(n, _)| normalize_name(&n) == normalize_name(&name))
+                        .is_some_and(|(n, _)| normalize_name(&n) == req.key())
                         && facts
                             .env
                             .site_dirs
@@ -117,7 +113,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     name,
                     removed_by: removed.map(|l| cx.step(l)),
                     distribution: d.name.clone(),
-                    requirement: req_str,
+                    requirement: req.raw.clone(),
                 }
                 .into(),
             );

@@ -153,13 +153,7 @@ pub fn is_pip_alias(name: &str) -> bool {
 /// console scripts, and those of every distribution that requires it (their
 /// plugin loading and version checks read its metadata at start-up).
 pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
-    let requires_it = |d: &Dist| {
-        d.key == key
-            || d.requires.iter().any(|r| {
-                crate::python::markers::parse_requirement(r)
-                    .is_ok_and(|req| crate::python::normalize_name(req.name.as_ref()) == key)
-            })
-    };
+    let requires_it = |d: &Dist| d.key == key || d.requires.iter().any(|r| r.key() == key);
     let declared = declared_scripts(facts);
     let mut out: Vec<String> = facts
         .launchers
