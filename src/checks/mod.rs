@@ -168,3 +168,6 @@ pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests;
