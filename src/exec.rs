@@ -42,7 +42,7 @@ pub fn which(tree: &MergedTree, path: &[String], cmd: &str) -> Option<String> {
 }
 
 /// The commands the container runs at start: the first words of `Entrypoint`
-/// then `Cmd` (argv[0], and a launcher named as argv[1] or argv[2] of a shell
+/// then `Cmd` (`argv[0]`, and a launcher named as `argv[1]` or `argv[2]` of a shell
 /// or `python`), each as written and as resolved through `PATH`.
 pub fn start_commands(tree: &MergedTree, config: &ImageConfig) -> Vec<String> {
     let path = path_var(config);

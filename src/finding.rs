@@ -162,7 +162,7 @@ impl Finding {
     }
 
     /// Builder: set the severity (the config's overrides are applied later,
-    /// in `Config::apply`; checks use the rule's default).
+    /// in `sink::apply`; checks use the rule's default).
     pub fn with_severity(mut self, severity: Severity) -> Finding {
         self.severity = severity;
         self

@@ -4,11 +4,13 @@
 //! installed in the environment. Import of the requiring package, or of the
 //! code path using the dependency, fails at run time.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
-use crate::python::dist::Dist;
+use crate::finding::{Finding, Step};
+use crate::python::dist::{Dist, DistRequirement};
 use crate::python::facts::EnvFacts;
-use crate::python::markers::{parse_requirement, requirement_applies, MarkerEnv, Requirement};
+use crate::python::markers::{requirement_applies, MarkerEnv};
 use crate::python::normalize_name;
 
 /// The requirements of every distribution that apply in its environment,
@@ -16,7 +18,7 @@ use crate::python::normalize_name;
 pub(crate) fn applicable<'a>(
     cx: &CheckCtx<'_>,
     facts: &'a EnvFacts,
-) -> Vec<(&'a Dist, Requirement, String, Option<&'a Dist>)> {
+) -> Vec<(&'a Dist, &'a DistRequirement, Option<&'a Dist>)> {
     let arch = cx
         .image
         .resolved
@@ -31,53 +33,85 @@ pub(crate) fn applicable<'a>(
     let index = facts.dist_index();
     let mut out = Vec::new();
     for d in &facts.dists {
-        for req_str in &d.requires {
-            let Ok(req) = parse_requirement(req_str) else {
-                continue; // pip skips unparsable requirements too
-            };
-            if !requirement_applies(&req, &menv) {
+        for req in &d.requires {
+            if !requirement_applies(&req.requirement, &menv) {
                 continue;
             }
-            let key = normalize_name(req.name.as_ref());
-            let installed = index.get(key.as_str()).copied();
-            out.push((d, req, req_str.trim().to_string(), installed));
+            let installed = index.get(req.key()).copied();
+            out.push((d, req, installed));
         }
     }
     out
 }
 
+/// The typed diagnostic. JSON fields: `distribution`, `requirement`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct DependencyMissing {
+    /// The requiring distribution's metadata directory.
+    #[serde(skip)]
+    pub dir: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The required distribution's name, as the requirement spells it.
+    #[serde(skip)]
+    pub name: String,
+    /// The layer that removed the required distribution, when one did.
+    #[serde(skip)]
+    pub removed_by: Option<Step>,
+    /// The requiring distribution's name.
+    pub distribution: String,
+    /// The `Requires-Dist` value, as written.
+    pub requirement: String,
+}
+
+impl From<DependencyMissing> for Finding {
+    fn from(d: DependencyMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::DependencyMissing,
+            &d.dir,
+            format!(
+                "`{}` requires `{}`, but `{}` is not installed in this environment",
+                d.distribution, d.requirement, d.name
+            ),
+        )
+        .env(&d.env)
+        .fields(&d);
+        if let Some(step) = &d.removed_by {
+            f = f.note(format!("`{}` was removed by {}", d.name, step.label()));
+        }
+        f.at(d.removed_by.as_ref())
+            .hint(format!("install `{}` in this environment", d.requirement))
+    }
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
-        for (d, req, req_str, installed) in applicable(cx, facts) {
+        for (d, req, installed) in applicable(cx, facts) {
             if installed.is_some() {
                 continue;
             }
-            let name = req.name.to_string();
-            let mut f = Finding::new(
-                Code::DependencyMissing,
-                &d.dir,
-                format!(
-                    "`{}` requires `{req_str}`, but `{name}` is not installed in this environment",
-                    d.name
-                ),
-            )
-            .env(&facts.env.root)
-            .field("distribution", d.name.as_str())
-            .field("requirement", req_str.as_str());
+            let name = req.requirement.name.to_string();
             let removed = facts.env.site_dirs.iter().find_map(|site| {
                 cx.history.deleted_within(site).find_map(|(i, p)| {
                     let base = p.rsplit('/').next().unwrap_or("");
                     crate::python::dist::split_dir_name(base)
-                        .is_some_and(|(n, _)| normalize_name(&n) == normalize_name(&name))
+                        .is_some_and(|(n, _)| normalize_name(&n) == req.key())
                         .then_some(i)
                 })
             });
-            if let Some(layer) = removed {
-                f = f.note(format!("`{name}` was removed by {}", cx.layer_label(layer)));
-                f = cx.at_layer(f, layer);
-            }
-            out.push(f.hint(format!("install `{req_str}` in this environment")));
+            out.push(
+                DependencyMissing {
+                    dir: d.dir.clone(),
+                    env: facts.env.root.clone(),
+                    name,
+                    removed_by: removed.map(|l| cx.step(l)),
+                    distribution: d.name.clone(),
+                    requirement: req.raw.clone(),
+                }
+                .into(),
+            );
         }
     }
 }

@@ -3,8 +3,10 @@
 //! dir, `.py`, sourceless `.pyc` or extension module. The launcher starts,
 //! then dies with `ModuleNotFoundError`.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::facts::EnvFacts;
 use crate::python::launcher::Launcher;
 use crate::python::normalize_name;
@@ -94,6 +96,54 @@ fn module_of(facts: &EnvFacts, l: &Launcher) -> Option<String> {
     }
 }
 
+/// The typed diagnostic. JSON fields: `module`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct EntryPointModuleMissing {
+    /// The launcher.
+    #[serde(skip)]
+    pub path: String,
+    /// Its command name.
+    #[serde(skip)]
+    pub name: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// Named by the image's Entrypoint/Cmd.
+    #[serde(skip)]
+    pub runs_at_start: bool,
+    /// The module's top-level package.
+    #[serde(skip)]
+    pub top: String,
+    /// The layer that deleted the top-level package, when one did.
+    #[serde(skip)]
+    pub deleted_by: Option<Step>,
+    /// The import path searched, in order.
+    #[serde(skip)]
+    pub searched: Vec<String>,
+    /// The module the launcher imports, e.g. `flake8.main.cli`.
+    pub module: String,
+}
+
+impl From<EntryPointModuleMissing> for Finding {
+    fn from(d: EntryPointModuleMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::EntryPointModuleMissing,
+            &d.path,
+            format!("launcher `{}` imports `{}`, which is not importable in this environment: it fails with `ModuleNotFoundError`", d.name, d.module),
+        )
+        .env(&d.env)
+        .fields(&d);
+        if d.runs_at_start {
+            f = f.note(super::RUNS_AT_START);
+        }
+        if let Some(step) = &d.deleted_by {
+            f = f.note(format!("`{}` was deleted by {}", d.top, step.label()));
+        }
+        f.at(d.deleted_by.as_ref())
+            .note(format!("searched: {}", d.searched.join(", ")))
+    }
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
@@ -104,30 +154,26 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             if importable(cx.tree, facts.env.import_path(), &module) {
                 continue;
             }
-            let top = module.split('.').next().unwrap_or(&module);
-            let mut f = Finding::new(
-                Code::EntryPointModuleMissing,
-                &l.path,
-                format!("launcher `{}` imports `{module}`, which is not importable in this environment: it fails with `ModuleNotFoundError`", l.name),
-            )
-            .env(&facts.env.root)
-            .field("module", module.as_str());
-            if l.runs_at_start {
-                f = f.note("this launcher runs at container start (image Entrypoint/Cmd)");
-            }
-            let removed = facts
+            let top = module.split('.').next().unwrap_or(&module).to_string();
+            let deleted_by = facts
                 .env
                 .site_dirs
                 .iter()
-                .find_map(|s| cx.removed_by(&format!("{s}/{top}")));
-            if let Some(layer) = removed {
-                f = f.note(format!("`{top}` was deleted by {}", cx.layer_label(layer)));
-                f = cx.at_layer(f, layer);
-            }
-            out.push(f.note(format!(
-                "searched: {}",
-                facts.env.import_path().collect::<Vec<_>>().join(", ")
-            )));
+                .find_map(|s| cx.removed_by(&format!("{s}/{top}")))
+                .map(|l| cx.step(l));
+            out.push(
+                EntryPointModuleMissing {
+                    path: l.path.clone(),
+                    name: l.name.clone(),
+                    env: facts.env.root.clone(),
+                    runs_at_start: l.runs_at_start,
+                    top,
+                    deleted_by,
+                    searched: facts.env.import_path().map(String::from).collect(),
+                    module,
+                }
+                .into(),
+            );
         }
     }
 }

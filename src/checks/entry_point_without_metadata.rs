@@ -4,8 +4,10 @@
 //! `load_entry_point` launchers, plugin discovery and `importlib.metadata`
 //! fail at run time, and SBOM scanners see nothing.
 
+use serde::Serialize;
+
 use super::{declared_scripts, is_pip_alias, CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::facts::{EnvFacts, LauncherFile};
 use crate::python::launcher::Launcher;
 use crate::python::normalize_name;
@@ -41,33 +43,109 @@ fn deleting_layer(
     best
 }
 
-fn finding(
+/// What the launcher asks for that no metadata provides.
+#[derive(Clone, Debug)]
+pub(crate) enum Missing {
+    /// `load_entry_point` of a distribution that is not installed.
+    Distribution {
+        /// The entry point's name.
+        entry_point: String,
+    },
+    /// `load_entry_point` of an entry point the distribution does not declare.
+    EntryPoint {
+        /// The entry point group, e.g. `console_scripts`.
+        group: String,
+        /// The entry point's name.
+        entry_point: String,
+        /// The distribution's metadata directory.
+        dist_dir: String,
+    },
+    /// A pip-style launcher whose console script no distribution declares.
+    ConsoleScript,
+}
+
+/// The typed diagnostic. JSON fields: `launcher`, and `distribution` (for
+/// `load_entry_point` launchers) or `module` (for pip-style launchers).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct EntryPointWithoutMetadata {
+    /// The launcher.
+    #[serde(skip)]
+    pub path: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// Named by the image's Entrypoint/Cmd.
+    #[serde(skip)]
+    pub runs_at_start: bool,
+    /// What is missing.
+    #[serde(skip)]
+    pub missing: Missing,
+    /// The layer that deleted metadata directories in this environment, one
+    /// of them (preferably the launcher's own), and how many.
+    #[serde(skip)]
+    pub deleted: Option<(Step, String, usize)>,
+    /// The launcher's command name.
+    pub launcher: String,
+    /// The distribution a `load_entry_point` launcher names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<String>,
+    /// The module a pip-style launcher imports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+impl From<EntryPointWithoutMetadata> for Finding {
+    fn from(d: EntryPointWithoutMetadata) -> Finding {
+        let name = &d.launcher;
+        let dist = d.distribution.as_deref().unwrap_or_default();
+        let message = match &d.missing {
+            Missing::Distribution { entry_point } => format!("launcher `{name}` loads entry point `{entry_point}` of `{dist}`, which is not installed: it fails with `PackageNotFoundError`/`DistributionNotFound`"),
+            Missing::EntryPoint { group, entry_point, dist_dir } => format!("launcher `{name}` loads `{group}` entry point `{entry_point}`, which `{dist_dir}` does not declare"),
+            Missing::ConsoleScript => format!(
+                "launcher `{name}` imports `{}` but no installed distribution declares a `{name}` console script",
+                d.module.as_deref().unwrap_or_default()
+            ),
+        };
+        let mut f = Finding::new(Code::EntryPointWithoutMetadata, &d.path, message)
+            .env(&d.env)
+            .fields(&d);
+        if d.runs_at_start {
+            f = f.note(super::RUNS_AT_START);
+        }
+        match &d.deleted {
+            Some((step, path, count)) => {
+                f = f.note(format!(
+                    "{} deleted {count} metadata director{} here, e.g. `{path}`",
+                    step.label(),
+                    if *count == 1 { "y" } else { "ies" }
+                ));
+            }
+            None => {
+                f = f.note("no layer deleted it later: the metadata was removed in the same step that installed it, or never installed");
+            }
+        }
+        f.at(d.deleted.as_ref().map(|(s, _, _)| s))
+            .hint("keep `*.dist-info` when slimming; delete `__pycache__`, tests and docs instead")
+    }
+}
+
+fn diagnostic(
     cx: &CheckCtx<'_>,
     facts: &EnvFacts,
     l: &LauncherFile,
-    why: String,
+    missing: Missing,
     hint: &str,
-) -> Finding {
-    let mut f = Finding::new(Code::EntryPointWithoutMetadata, &l.path, why)
-        .env(&facts.env.root)
-        .field("launcher", l.name.as_str());
-    if l.runs_at_start {
-        f = f.note("this launcher runs at container start (image Entrypoint/Cmd)");
+) -> EntryPointWithoutMetadata {
+    EntryPointWithoutMetadata {
+        path: l.path.clone(),
+        env: facts.env.root.clone(),
+        runs_at_start: l.runs_at_start,
+        missing,
+        deleted: deleting_layer(cx, facts, hint).map(|(i, p, n)| (cx.step(i), p, n)),
+        launcher: l.name.clone(),
+        distribution: None,
+        module: None,
     }
-    match deleting_layer(cx, facts, hint) {
-        Some((layer, path, count)) => {
-            f = f.note(format!(
-                "{} deleted {count} metadata director{} here, e.g. `{path}`",
-                cx.layer_label(layer),
-                if count == 1 { "y" } else { "ies" }
-            ));
-            f = cx.at_layer(f, layer);
-        }
-        None => {
-            f = f.note("no layer deleted it later: the metadata was removed in the same step that installed it, or never installed");
-        }
-    }
-    f.hint("keep `*.dist-info` when slimming; delete `__pycache__`, tests and docs instead")
 }
 
 /// Run the check.
@@ -81,13 +159,16 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     dist, group, name, ..
                 } => {
                     let Some(d) = index.get(normalize_name(dist).as_str()) else {
-                        out.push(finding(
-                            cx,
-                            facts,
-                            l,
-                            format!("launcher `{}` loads entry point `{name}` of `{dist}`, which is not installed: it fails with `PackageNotFoundError`/`DistributionNotFound`", l.name),
-                            dist,
-                        ).field("distribution", dist.as_str()));
+                        let missing = Missing::Distribution {
+                            entry_point: name.clone(),
+                        };
+                        out.push(
+                            EntryPointWithoutMetadata {
+                                distribution: Some(dist.clone()),
+                                ..diagnostic(cx, facts, l, missing, dist)
+                            }
+                            .into(),
+                        );
                         continue;
                     };
                     if !d
@@ -96,13 +177,18 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         .iter()
                         .any(|ep| ep.name == *name)
                     {
-                        out.push(finding(
-                            cx,
-                            facts,
-                            l,
-                            format!("launcher `{}` loads `{group}` entry point `{name}`, which `{}` does not declare", l.name, d.dir),
-                            dist,
-                        ).field("distribution", dist.as_str()));
+                        let missing = Missing::EntryPoint {
+                            group: group.clone(),
+                            entry_point: name.clone(),
+                            dist_dir: d.dir.clone(),
+                        };
+                        out.push(
+                            EntryPointWithoutMetadata {
+                                distribution: Some(dist.clone()),
+                                ..diagnostic(cx, facts, l, missing, dist)
+                            }
+                            .into(),
+                        );
                     }
                 }
                 Launcher::Script { module, .. } => {
@@ -114,17 +200,11 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     }
                     let top = module.split('.').next().unwrap_or(module);
                     out.push(
-                        finding(
-                            cx,
-                            facts,
-                            l,
-                            format!(
-                                "launcher `{}` imports `{module}` but no installed distribution declares a `{}` console script",
-                                l.name, l.name
-                            ),
-                            top,
-                        )
-                        .field("module", module.as_str()),
+                        EntryPointWithoutMetadata {
+                            module: Some(module.clone()),
+                            ..diagnostic(cx, facts, l, Missing::ConsoleScript, top)
+                        }
+                        .into(),
                     );
                 }
                 Launcher::NotALauncher(_) => {}

@@ -5,9 +5,11 @@
 //! launcher, which does exist. The classic cause: a venv copied from a
 //! builder stage to another path (`COPY --from=builder /app/.venv /opt/venv`).
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
 use crate::exec::which;
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::launcher::{Interpreter, Launcher};
 use crate::tree::{Kind, MergedTree};
 
@@ -25,6 +27,70 @@ fn not_runnable(tree: &MergedTree, path: &str) -> Option<String> {
                 None
             }
         }
+    }
+}
+
+/// The typed diagnostic. JSON fields: `interpreter`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct InterpreterMissing {
+    /// The launcher.
+    #[serde(skip)]
+    pub path: String,
+    /// Its command name.
+    #[serde(skip)]
+    pub name: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// Why the interpreter does not run (the lookup's error).
+    #[serde(skip)]
+    pub why: String,
+    /// Named by the image's Entrypoint/Cmd.
+    #[serde(skip)]
+    pub runs_at_start: bool,
+    /// The venv root the launcher was written for, when the venv was moved.
+    #[serde(skip)]
+    pub moved_from: Option<String>,
+    /// The layer blamed: the one that deleted the interpreter, else the one
+    /// that wrote the launcher.
+    #[serde(skip)]
+    pub step: Step,
+    /// `step` deleted the interpreter.
+    #[serde(skip)]
+    pub deleted: bool,
+    /// The program that is missing: the shebang's interpreter, the shell of
+    /// a polyglot launcher, `/usr/bin/env`'s program or a tool it needs.
+    pub interpreter: String,
+}
+
+impl From<InterpreterMissing> for Finding {
+    fn from(d: InterpreterMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::InterpreterMissing,
+            &d.path,
+            format!("launcher `{}` runs `{}`, which is missing: it fails with `no such file or directory`", d.name, d.interpreter),
+        )
+        .env(&d.env)
+        .fields(&d)
+        .note(d.why.clone());
+        if d.runs_at_start {
+            f = f.note(super::RUNS_AT_START);
+        }
+        if let Some(venv_root) = &d.moved_from {
+            f = f
+                .note(format!(
+                    "the venv was built at `{venv_root}` and moved to `{}`: launchers keep the old path",
+                    d.env
+                ))
+                .hint(format!(
+                    "build the venv at `{}` in the builder stage, or reinstall launchers after the copy",
+                    d.env
+                ));
+        }
+        if d.deleted {
+            f = f.note(format!("deleted by {}", d.step.label()));
+        }
+        f.at(Some(&d.step))
     }
 }
 
@@ -97,37 +163,30 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 }
             }
             for (interpreter, why) in problems {
-                let mut f = Finding::new(
-                    Code::InterpreterMissing,
-                    &l.path,
-                    format!("launcher `{}` runs `{interpreter}`, which is missing: it fails with `no such file or directory`", l.name),
-                )
-                .env(&env.root)
-                .field("interpreter", interpreter.as_str())
-                .note(why);
-                if l.runs_at_start {
-                    f = f.note("this launcher runs at container start (image Entrypoint/Cmd)");
-                }
-                if let Some(venv_root) = interpreter
+                let moved_from = interpreter
                     .strip_suffix("/bin/python")
                     .or_else(|| interpreter.strip_suffix("/bin/python3"))
-                {
-                    if venv_root != env.root && env.pyvenv.is_some() {
-                        f = f.note(format!(
-                            "the venv was built at `{venv_root}` and moved to `{}`: launchers keep the old path",
-                            env.root
-                        ));
-                        f = f.hint(format!("build the venv at `{}` in the builder stage, or reinstall launchers after the copy", env.root));
+                    .filter(|venv_root| *venv_root != env.root && env.pyvenv.is_some())
+                    .map(String::from);
+                // Deleted by a later layer, or never there: then the step
+                // that wrote the launcher is the cause.
+                let deleted_by = cx.removed_by(&interpreter).map(|l| cx.step(l));
+                out.push(
+                    InterpreterMissing {
+                        path: l.path.clone(),
+                        name: l.name.clone(),
+                        env: env.root.clone(),
+                        why,
+                        runs_at_start: l.runs_at_start,
+                        moved_from,
+                        step: deleted_by
+                            .clone()
+                            .unwrap_or_else(|| cx.step(l.layer as usize)),
+                        deleted: deleted_by.is_some(),
+                        interpreter,
                     }
-                }
-                if let Some(layer) = cx.removed_by(&interpreter) {
-                    f = f.note(format!("deleted by {}", cx.layer_label(layer)));
-                    f = cx.at_layer(f, layer);
-                } else {
-                    // Never there: the step that wrote the launcher is the cause.
-                    f = cx.at_layer(f, l.layer as usize);
-                }
-                out.push(f);
+                    .into(),
+                );
             }
         }
     }

@@ -3,9 +3,48 @@
 //! an installer (INSTALLER present) without RECORD or WHEEL breaks
 //! `pip uninstall`/`pip show -f` and RECORD verification.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::dist::DistFormat;
+
+/// The typed diagnostic. JSON fields: `distribution`, `file`,
+/// `launchers_at_risk`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct MetadataFileMissing {
+    /// The metadata directory.
+    #[serde(skip)]
+    pub dir: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The layer that deleted the file, when one did.
+    #[serde(skip)]
+    pub deleted_by: Option<Step>,
+    /// The distribution's name as its directory spells it.
+    pub distribution: String,
+    /// The missing file: `METADATA`, `RECORD`, `WHEEL` or `PKG-INFO`.
+    pub file: &'static str,
+    /// Launchers that read this metadata at start, sorted.
+    pub launchers_at_risk: Vec<String>,
+}
+
+impl From<MetadataFileMissing> for Finding {
+    fn from(d: MetadataFileMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::MetadataFileMissing,
+            format!("{}/{}", d.dir, d.file),
+            format!("`{}` has no `{}`: tools that read installed metadata (`importlib.metadata`, pip, SBOM scanners) see a broken distribution", d.dir, d.file),
+        )
+        .env(&d.env)
+        .fields(&d);
+        if let Some(step) = &d.deleted_by {
+            f = f.note(format!("deleted by {}", step.label()));
+        }
+        f.at(d.deleted_by.as_ref())
+    }
+}
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
@@ -35,20 +74,17 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             }
             for file in missing {
                 let path = format!("{}/{file}", d.dir);
-                let mut f = Finding::new(
-                    Code::MetadataFileMissing,
-                    &path,
-                    format!("`{}` has no `{file}`: tools that read installed metadata (`importlib.metadata`, pip, SBOM scanners) see a broken distribution", d.dir),
-                )
-                .env(&facts.env.root)
-                .field("distribution", d.name.as_str())
-                .field("file", file)
-                .field("launchers_at_risk", super::affected_launchers(facts, &d.key));
-                if let Some(layer) = cx.removed_by(&path) {
-                    f = f.note(format!("deleted by {}", cx.layer_label(layer)));
-                    f = cx.at_layer(f, layer);
-                }
-                out.push(f);
+                out.push(
+                    MetadataFileMissing {
+                        dir: d.dir.clone(),
+                        env: facts.env.root.clone(),
+                        deleted_by: cx.removed_by(&path).map(|l| cx.step(l)),
+                        distribution: d.name.clone(),
+                        file,
+                        launchers_at_risk: super::affected_launchers(facts, &d.key),
+                    }
+                    .into(),
+                );
             }
         }
     }

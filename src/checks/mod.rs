@@ -38,6 +38,10 @@ mod shim_not_executable;
 pub mod size_budget_exceeded;
 mod venv_interpreter_missing;
 
+/// The note of every launcher finding whose launcher the container runs first.
+pub(crate) const RUNS_AT_START: &str =
+    "this launcher runs at container start (image Entrypoint/Cmd)";
+
 /// A check: reads facts, pushes findings.
 pub type CheckFn = fn(&CheckCtx<'_>, &mut Vec<Finding>);
 
@@ -113,16 +117,6 @@ impl<'a> CheckCtx<'a> {
                 .and_then(|l| l.created_by.clone()),
         }
     }
-
-    /// Attach layer `i` (and its Dockerfile step) to a finding.
-    pub fn at_layer(&self, f: Finding, layer: usize) -> Finding {
-        f.at(Some(&self.step(layer)))
-    }
-
-    /// A short `layer N (`RUN …`)` label.
-    pub fn layer_label(&self, layer: usize) -> String {
-        self.step(layer).label()
-    }
 }
 
 /// Console and GUI scripts declared by the visible distributions, by name.
@@ -145,13 +139,7 @@ pub fn is_pip_alias(name: &str) -> bool {
 /// console scripts, and those of every distribution that requires it (their
 /// plugin loading and version checks read its metadata at start-up).
 pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
-    let requires_it = |d: &Dist| {
-        d.key == key
-            || d.requires.iter().any(|r| {
-                crate::python::markers::parse_requirement(r)
-                    .is_ok_and(|req| crate::python::normalize_name(req.name.as_ref()) == key)
-            })
-    };
+    let requires_it = |d: &Dist| d.key == key || d.requires.iter().any(|r| r.key() == key);
     let declared = declared_scripts(facts);
     let mut out: Vec<String> = facts
         .launchers
@@ -166,3 +154,6 @@ pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,8 +7,10 @@
 
 use rayon::prelude::*;
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::record::{is_pyc, resolve_record_path};
 use crate::tree::Kind;
 
@@ -24,6 +26,61 @@ struct Job<'a> {
 fn b64(d: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
+}
+
+/// The typed diagnostic. JSON fields: `distribution`, `expected_sha256`,
+/// `expected_size`, `actual_size`, `actual_sha256`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RecordMismatch {
+    /// The changed file.
+    #[serde(skip)]
+    pub path: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The size differs (then the hash was not computed).
+    #[serde(skip)]
+    pub size_differs: bool,
+    /// The layer that wrote the file as it is now.
+    #[serde(skip)]
+    pub step: Step,
+    /// The distribution whose RECORD lists the file.
+    pub distribution: String,
+    /// RECORD's sha256, urlsafe base64 without padding (as RECORD writes it).
+    pub expected_sha256: String,
+    /// RECORD's size, `null` when the row has none.
+    pub expected_size: Option<u64>,
+    /// The file's size in the image.
+    pub actual_size: u64,
+    /// The file's sha256 in RECORD's encoding; absent when the size already
+    /// differs (not hashed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_sha256: Option<String>,
+}
+
+impl From<RecordMismatch> for Finding {
+    fn from(d: RecordMismatch) -> Finding {
+        let message = if d.size_differs {
+            format!(
+                "`{}` is {} bytes but `{}`'s RECORD says {}: it was changed after install",
+                d.path,
+                d.actual_size,
+                d.distribution,
+                d.expected_size.unwrap_or(0)
+            )
+        } else {
+            format!(
+                "`{}` does not match the sha256 in `{}`'s RECORD: it was changed after install",
+                d.path, d.distribution
+            )
+        };
+        Finding::new(Code::RecordMismatch, &d.path, message)
+            .env(&d.env)
+            .fields(&d)
+            .note(format!("changed by {}", d.step.label()))
+            .at(Some(&d.step))
+            .hint("patch the source and reinstall, or accept it with an `[[ignore]]` and a reason")
+    }
 }
 
 /// Run the check.
@@ -86,26 +143,20 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     Err(_) => return None, // unreadable content is not a mismatch
                 }
             };
-            let mut f = Finding::new(
-                Code::RecordMismatch,
-                &j.path,
-                if size_differs {
-                    format!("`{}` is {} bytes but `{}`'s RECORD says {}: it was changed after install", j.path, node.size, j.dist, j.size.unwrap_or(0))
-                } else {
-                    format!("`{}` does not match the sha256 in `{}`'s RECORD: it was changed after install", j.path, j.dist)
-                },
+            Some(
+                RecordMismatch {
+                    path: j.path.clone(),
+                    env: j.env.to_string(),
+                    size_differs,
+                    step: cx.step(node.layer as usize),
+                    distribution: j.dist.to_string(),
+                    expected_sha256: b64(j.digest),
+                    expected_size: j.size,
+                    actual_size: node.size,
+                    actual_sha256: actual.map(|h| b64(&h)),
+                }
+                .into(),
             )
-            .env(j.env)
-            .field("distribution", j.dist)
-            .field("expected_sha256", b64(j.digest))
-            .field("expected_size", j.size)
-            .field("actual_size", node.size);
-            if let Some(h) = actual {
-                f = f.field("actual_sha256", b64(&h));
-            }
-            f = f.note(format!("changed by {}", cx.layer_label(node.layer as usize)));
-            f = cx.at_layer(f, node.layer as usize);
-            Some(f.hint("patch the source and reinstall, or accept it with an `[[ignore]]` and a reason"))
         })
         .collect();
     out.extend(found);

@@ -6,8 +6,10 @@
 //! nor launchers of declared entry points (that is `shim-missing`, the
 //! cause).
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::record::{is_pyc, resolve_record_path};
 
 /// At most this many paths are listed in one finding.
@@ -38,6 +40,51 @@ fn is_slimming(path: &str) -> bool {
                 "tests" | "test" | "docs" | "doc" | "examples" | "include"
             )
         })
+}
+
+/// The typed diagnostic. JSON fields: `distribution`, `count`, `files`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RecordMissingFile {
+    /// The distribution's metadata directory.
+    #[serde(skip)]
+    pub dir: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The first absent file, in RECORD order.
+    #[serde(skip)]
+    pub first: String,
+    /// The layer that deleted most of them, and how many it deleted.
+    #[serde(skip)]
+    pub deleted: Option<(Step, usize)>,
+    /// The distribution's name.
+    pub distribution: String,
+    /// How many RECORD-listed files are absent.
+    pub count: usize,
+    /// The first 50 of them, in RECORD order.
+    pub files: Vec<String>,
+}
+
+impl From<RecordMissingFile> for Finding {
+    fn from(d: RecordMissingFile) -> Finding {
+        let mut f = Finding::new(
+            Code::RecordMissingFile,
+            &d.dir,
+            format!(
+                "{} of the files `{}` installed are absent (e.g. `{}`)",
+                d.count, d.distribution, d.first
+            ),
+        )
+        .env(&d.env)
+        .fields(&d);
+        if let Some((step, n)) = &d.deleted {
+            f = f.note(format!("{n} of them were deleted by {}", step.label()));
+        }
+        f.at(d.deleted.as_ref().map(|(s, _)| s)).hint(format!(
+            "reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
+            d.distribution
+        ))
+    }
 }
 
 /// Run the check.
@@ -88,31 +135,22 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             if missing.is_empty() {
                 continue;
             }
-            let count = missing.len();
-            let listed: Vec<&String> = missing.iter().take(MAX_LISTED).collect();
-            let mut f = Finding::new(
-                Code::RecordMissingFile,
-                &d.dir,
-                format!(
-                    "{count} of the files `{}` installed are absent (e.g. `{}`)",
-                    d.name, missing[0]
-                ),
-            )
-            .env(&facts.env.root)
-            .field("distribution", d.name.as_str())
-            .field("count", count)
-            .field("files", serde_json::json!(listed));
-            if let Some((&layer, &n)) = layers.iter().max_by_key(|(_, n)| **n) {
-                f = f.note(format!(
-                    "{n} of them were deleted by {}",
-                    cx.layer_label(layer)
-                ));
-                f = cx.at_layer(f, layer);
-            }
-            out.push(f.hint(format!(
-                "reinstall `{}`, or delete only `__pycache__`, tests and docs when slimming",
-                d.name
-            )));
+            let deleted = layers
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(&layer, &n)| (cx.step(layer), n));
+            out.push(
+                RecordMissingFile {
+                    dir: d.dir.clone(),
+                    env: facts.env.root.clone(),
+                    first: missing[0].clone(),
+                    deleted,
+                    distribution: d.name.clone(),
+                    count: missing.len(),
+                    files: missing.into_iter().take(MAX_LISTED).collect(),
+                }
+                .into(),
+            );
         }
     }
 }

@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::dist::split_dir_name;
 
 /// At most this many paths are listed in one finding.
@@ -30,6 +32,43 @@ fn replaced_by_another_version(cx: &CheckCtx<'_>, dir: &str, name: &str) -> bool
             split_dir_name(n).is_some_and(|(other, _)| crate::python::normalize_name(&other) == key)
         })
     })
+}
+
+/// The typed diagnostic. JSON fields: `count`, `files`, `kind`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RequiredFileDeleted {
+    /// The layer that deleted them.
+    #[serde(skip)]
+    pub step: Step,
+    /// The first deleted path (the finding's path).
+    #[serde(skip)]
+    pub first: String,
+    /// How many paths of this kind the layer deleted.
+    pub count: usize,
+    /// The first 50 of them.
+    pub files: Vec<String>,
+    /// `distribution metadata`, `venv configuration` or `Python interpreter`.
+    pub kind: &'static str,
+}
+
+impl From<RequiredFileDeleted> for Finding {
+    fn from(d: RequiredFileDeleted) -> Finding {
+        Finding::new(
+            Code::RequiredFileDeleted,
+            &d.first,
+            format!(
+                "{} deleted {} {} {} that must stay, e.g. `{}`",
+                d.step.label(),
+                d.count,
+                d.kind,
+                if d.count == 1 { "path" } else { "paths" },
+                d.first
+            ),
+        )
+        .fields(&d)
+        .hint("slim with `find … -name __pycache__ -prune -exec rm -rf {} +`, tests and docs; keep metadata, launchers and the interpreter")
+        .at(Some(&d.step))
+    }
 }
 
 /// Run the check.
@@ -80,23 +119,16 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             }
         }
         for (kind, paths) in groups {
-            let count = paths.len();
-            let listed: Vec<&String> = paths.iter().take(MAX_LISTED).collect();
-            let f = Finding::new(
-                Code::RequiredFileDeleted,
-                &paths[0],
-                format!(
-                    "{} deleted {count} {kind} {} that must stay, e.g. `{}`",
-                    cx.layer_label(layer),
-                    if count == 1 { "path" } else { "paths" },
-                    paths[0]
-                ),
-            )
-            .field("count", count)
-            .field("files", serde_json::json!(listed))
-            .field("kind", kind)
-            .hint("slim with `find … -name __pycache__ -prune -exec rm -rf {} +`, tests and docs; keep metadata, launchers and the interpreter");
-            out.push(cx.at_layer(f, layer));
+            out.push(
+                RequiredFileDeleted {
+                    step: cx.step(layer),
+                    first: paths[0].clone(),
+                    count: paths.len(),
+                    files: paths.into_iter().take(MAX_LISTED).collect(),
+                    kind,
+                }
+                .into(),
+            );
         }
     }
 }

@@ -3,9 +3,61 @@
 //! distributions with INSTALLER: Debian declares entry points it
 //! deliberately does not ship, and those have no INSTALLER.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::record::resolve_record_path;
+
+/// The typed diagnostic. JSON fields: `distribution`, `entry_point`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ShimMissing {
+    /// The launcher path that should exist.
+    #[serde(skip)]
+    pub path: String,
+    /// Root of its environment.
+    #[serde(skip)]
+    pub env: String,
+    /// The console script's name.
+    #[serde(skip)]
+    pub script: String,
+    /// The RECORD row (1-based line) listing the launcher.
+    #[serde(skip)]
+    pub record_line: u64,
+    /// That row's path, as written (relative to the site dir).
+    #[serde(skip)]
+    pub record_path: String,
+    /// The layer that deleted the launcher, when one did.
+    #[serde(skip)]
+    pub deleted_by: Option<Step>,
+    /// The declaring distribution's name.
+    pub distribution: String,
+    /// The entry point, `name = module:attr`.
+    pub entry_point: String,
+}
+
+impl From<ShimMissing> for Finding {
+    fn from(d: ShimMissing) -> Finding {
+        let mut f = Finding::new(
+            Code::ShimMissing,
+            &d.path,
+            format!(
+                "`{}` declares console script `{}` and its RECORD lists `{}`, but the file is absent: `{}` fails with `not found`",
+                d.distribution, d.script, d.path, d.script
+            ),
+        )
+        .env(&d.env)
+        .fields(&d)
+        .note(format!("RECORD row {}: `{}`", d.record_line, d.record_path));
+        if let Some(step) = &d.deleted_by {
+            f = f.note(format!("deleted by {}", step.label()));
+        }
+        f.at(d.deleted_by.as_ref()).hint(format!(
+            "reinstall `{}` or stop deleting its launcher",
+            d.distribution
+        ))
+    }
+}
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
@@ -33,26 +85,27 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     if !is_launcher || cx.tree.lstat(&path).is_ok() {
                         continue;
                     }
-                    let mut f = Finding::new(
-                        Code::ShimMissing,
-                        &path,
-                        format!(
-                            "`{}` declares console script `{}` and its RECORD lists `{path}`, but the file is absent: `{}` fails with `not found`",
-                            d.name, ep.name, ep.name
-                        ),
-                    )
-                    .env(&facts.env.root)
-                    .field("distribution", d.name.as_str())
-                    .field("entry_point", format!("{} = {}{}", ep.name, ep.module, ep.attr.as_deref().map(|a| format!(":{a}")).unwrap_or_default()))
-                    .note(format!("RECORD row {}: `{}`", row.line, row.path));
-                    if let Some(layer) = cx.removed_by(&path) {
-                        f = f.note(format!("deleted by {}", cx.layer_label(layer)));
-                        f = cx.at_layer(f, layer);
-                    }
-                    out.push(f.hint(format!(
-                        "reinstall `{}` or stop deleting its launcher",
-                        d.name
-                    )));
+                    out.push(
+                        ShimMissing {
+                            deleted_by: cx.removed_by(&path).map(|l| cx.step(l)),
+                            path,
+                            env: facts.env.root.clone(),
+                            script: ep.name.clone(),
+                            record_line: row.line,
+                            record_path: row.path.clone(),
+                            distribution: d.name.clone(),
+                            entry_point: format!(
+                                "{} = {}{}",
+                                ep.name,
+                                ep.module,
+                                ep.attr
+                                    .as_deref()
+                                    .map(|a| format!(":{a}"))
+                                    .unwrap_or_default()
+                            ),
+                        }
+                        .into(),
+                    );
                 }
             }
         }

@@ -4,9 +4,64 @@
 //! usual cause: the base interpreter named by `home` in `pyvenv.cfg` was
 //! purged, or the venv was copied into an image without that Python.
 
+use serde::Serialize;
+
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::env::EnvKind;
+
+/// The typed diagnostic. JSON fields: `interpreter`, `launchers`, `home`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct VenvInterpreterMissing {
+    /// The venv root (the finding's path and env).
+    #[serde(skip)]
+    pub env: String,
+    /// Where `interpreter` points, when it is a symlink.
+    #[serde(skip)]
+    pub target: Option<String>,
+    /// The symlink chain from `interpreter`, itself first.
+    #[serde(skip)]
+    pub chain: Vec<String>,
+    /// The layer that deleted the end of the chain, when one did.
+    #[serde(skip)]
+    pub deleted_by: Option<Step>,
+    /// The venv's interpreter, e.g. `/opt/venv/bin/python`.
+    pub interpreter: String,
+    /// How many launchers the venv has (all of them fail).
+    pub launchers: usize,
+    /// `home` from `pyvenv.cfg`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+impl From<VenvInterpreterMissing> for Finding {
+    fn from(d: VenvInterpreterMissing) -> Finding {
+        let python = &d.interpreter;
+        let mut f = Finding::new(
+            Code::VenvInterpreterMissing,
+            &d.env,
+            match &d.target {
+                Some(t) => format!("`{python}` points at `{t}`, which does not resolve to an executable: every launcher in this venv fails"),
+                None => format!("`{python}` is missing: every launcher in this venv fails"),
+            },
+        )
+        .env(&d.env)
+        .fields(&d);
+        if let Some(h) = &d.home {
+            f = f.note(format!("`pyvenv.cfg` says `home = {h}`"));
+        }
+        if d.chain.len() > 1 {
+            f = f.note(format!("symlink chain: {}", d.chain.join(" -> ")));
+        }
+        if let Some(step) = &d.deleted_by {
+            f = f.note(format!(
+                "the base interpreter was deleted by {}",
+                step.label()
+            ));
+        }
+        f.at(d.deleted_by.as_ref()).hint("keep the Python the venv was created with, or rebuild the venv against the Python in this image")
+    }
+}
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
@@ -32,22 +87,6 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             .ok()
             .and_then(|r| cx.tree.node(r.id).link.as_deref().map(String::from));
         let home = env.pyvenv.as_ref().and_then(|c| c.home.clone());
-        let mut f = Finding::new(
-            Code::VenvInterpreterMissing,
-            &env.root,
-            match &target {
-                Some(t) => format!("`{python}` points at `{t}`, which does not resolve to an executable: every launcher in this venv fails"),
-                None => format!("`{python}` is missing: every launcher in this venv fails"),
-            },
-        )
-        .env(&env.root)
-        .field("interpreter", python.as_str())
-        .field("launchers", facts.launchers.len());
-        if let Some(h) = &home {
-            f = f
-                .field("home", h.as_str())
-                .note(format!("`pyvenv.cfg` says `home = {h}`"));
-        }
         // Follow the symlink chain to the first link whose target is gone.
         let mut chain = vec![python.clone()];
         let mut cur = python.clone();
@@ -64,16 +103,17 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             };
             chain.push(cur.clone());
         }
-        if chain.len() > 1 {
-            f = f.note(format!("symlink chain: {}", chain.join(" -> ")));
-        }
-        if let Some(layer) = cx.removed_by(&cur) {
-            f = f.note(format!(
-                "the base interpreter was deleted by {}",
-                cx.layer_label(layer)
-            ));
-            f = cx.at_layer(f, layer);
-        }
-        out.push(f.hint("keep the Python the venv was created with, or rebuild the venv against the Python in this image"));
+        out.push(
+            VenvInterpreterMissing {
+                env: env.root.clone(),
+                target,
+                chain,
+                deleted_by: cx.removed_by(&cur).map(|l| cx.step(l)),
+                interpreter: python,
+                launchers: facts.launchers.len(),
+                home,
+            }
+            .into(),
+        );
     }
 }

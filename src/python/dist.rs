@@ -10,6 +10,7 @@
 
 use crate::python::egg_info;
 use crate::python::entry_points::EntryPoints;
+use crate::python::markers::{parse_requirement, Requirement};
 use crate::python::metadata::Metadata;
 use crate::python::normalize_name;
 use crate::python::record::{parse_record, Record};
@@ -61,10 +62,44 @@ pub struct Dist {
     pub record: Option<Record>,
     /// Parsed `entry_points.txt` (empty when absent).
     pub entry_points: EntryPoints,
-    /// Requirement strings (`Requires-Dist`, or egg-info `requires.txt`).
-    pub requires: Vec<String>,
+    /// Requirements (`Requires-Dist`, or egg-info `requires.txt`), parsed
+    /// once here; the ones that do not parse are left out, as `pip check`
+    /// leaves them out.
+    pub requires: Vec<DistRequirement>,
     /// Layer that produced the metadata dir.
     pub layer: u32,
+}
+
+/// One requirement of a distribution: the text as written and its PEP 508
+/// parse (name as a normalised [`pep508_rs::PackageName`], specifiers,
+/// markers), so no check re-parses strings.
+#[derive(Clone, Debug)]
+pub struct DistRequirement {
+    /// The requirement as written, trimmed (what messages quote).
+    pub raw: String,
+    /// The parsed requirement.
+    pub requirement: Requirement,
+}
+
+impl DistRequirement {
+    /// Parse the requirement strings of a distribution, dropping those that
+    /// do not parse.
+    pub fn parse_all(lines: &[String]) -> Vec<DistRequirement> {
+        lines
+            .iter()
+            .filter_map(|raw| {
+                Some(DistRequirement {
+                    requirement: parse_requirement(raw).ok()?,
+                    raw: raw.trim().to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The required distribution's PEP 503 normalised name.
+    pub fn key(&self) -> &str {
+        self.requirement.name.as_ref()
+    }
 }
 
 impl Dist {
@@ -152,7 +187,7 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
                         if m.version.is_some() {
                             d.version = m.version.clone();
                         }
-                        d.requires = m.requires_dist.clone();
+                        d.requires = DistRequirement::parse_all(&m.requires_dist);
                         d.metadata = Some(m);
                     }
                     Err(e) => d.problems.push((meta_path, e.to_string())),
@@ -201,7 +236,7 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
         if format == DistFormat::EggInfoDir {
             if let Some(qid) = child("requires.txt") {
                 if let Ok(bytes) = read_text(tree, qid) {
-                    d.requires = egg_info::parse_requires_txt(&bytes);
+                    d.requires = DistRequirement::parse_all(&egg_info::parse_requires_txt(&bytes));
                 }
             }
         }

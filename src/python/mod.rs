@@ -6,7 +6,7 @@
 //! check on top of them needs.
 //!
 //! Deliberately does not: decide what is a finding. The parsers take bytes or
-//! strings and return data or a typed error; on top of them, [`env`] and
+//! strings and return data or a typed error; on top of them, [`env`](mod@env) and
 //! [`dist`] discover environments and distributions through the merged tree,
 //! and [`facts`] gathers everything the checks (`src/checks/`) read, once per
 //! image.

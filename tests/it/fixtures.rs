@@ -69,6 +69,7 @@ fn every_fixture_report_is_pinned() {
     .unwrap();
     let budget_toml = budget_toml.display().to_string();
     let mut fired = BTreeSet::new();
+    let mut fields = BTreeSet::new();
     for tag in tags() {
         let image = format!("testdata/images/oci:{tag}");
         let (code, text) = run(&[&image]);
@@ -83,11 +84,37 @@ fn every_fixture_report_is_pinned() {
             format!("exit {code}\n{pretty}")
         );
         for f in list.iter().chain(&budget_list) {
-            fired.insert(f["rule"].as_str().unwrap().to_string());
+            let rule = f["rule"].as_str().unwrap().to_string();
+            for key in f.as_object().unwrap().keys() {
+                if !imgaudit::finding::CORE_KEYS.contains(&key.as_str()) {
+                    fields.insert((rule.clone(), key.clone()));
+                }
+            }
+            fired.insert(rule);
         }
     }
     let every: BTreeSet<String> = imgaudit::diag::Code::iter()
         .map(|c| c.as_str().to_string())
         .collect();
     assert_eq!(fired, every, "some rule fires on no fixture");
+
+    // Every rule-specific field is documented under its rule in
+    // docs/report-json.md's "Rule-specific fields".
+    let docs = std::fs::read_to_string(root().join("docs/report-json.md")).unwrap();
+    let section = docs
+        .split("## Rule-specific fields")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("docs/report-json.md has a `## Rule-specific fields` section");
+    for (rule, key) in fields {
+        let under_rule = section
+            .split(&format!("### `{rule}`"))
+            .nth(1)
+            .and_then(|s| s.split("\n### ").next())
+            .unwrap_or_else(|| panic!("no `### `{rule}`` in docs/report-json.md"));
+        assert!(
+            under_rule.contains(&format!("| `{key}` |")),
+            "`{key}` of `{rule}` is not documented in docs/report-json.md"
+        );
+    }
 }
