@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use crate::image::Image;
 use crate::overlay::{Cause, LayerEffect};
-use crate::tree::{ContentId, Kind, MergedTree, NodeId, ROOT};
+use crate::tree::{ContentId, Kind, MergedTree, WalkEvent, ROOT};
 
 pub use advice::Advice;
 pub use dive::DiveCompat;
@@ -283,84 +283,81 @@ struct FinalWalk {
 }
 
 fn walk_final(tree: &MergedTree, layers: usize) -> FinalWalk {
-    struct W<'a> {
-        tree: &'a MergedTree,
-        seen: HashSet<ContentId>,
-        total_files: u64,
-        visible_by_layer: Vec<u64>,
-        top: Vec<DirSize>,
-    }
-    impl W<'_> {
-        /// Returns (bytes, files) under `id`.
-        fn dir(&mut self, id: NodeId, path: &mut String) -> (u64, u64) {
-            let tree = self.tree;
-            let (mut bytes, mut files) = (0u64, 0u64);
-            for (name, child) in tree.children(id) {
-                let node = tree.node(child);
-                match node.kind {
-                    Kind::Dir => {
-                        let len = path.len();
-                        path.push('/');
-                        path.push_str(name);
-                        let (b, f) = self.dir(child, path);
-                        self.offer(path, b, f);
-                        path.truncate(len);
-                        bytes += b;
-                        files += f;
-                    }
-                    Kind::File => {
-                        self.total_files += 1;
-                        files += 1;
-                        let Some(c) = node.content else { continue };
-                        if self.seen.insert(c) {
-                            bytes += node.size;
-                            let layer = tree.contents[c.0 as usize].layer as usize;
-                            if let Some(v) = self.visible_by_layer.get_mut(layer) {
-                                *v += node.size;
-                            }
-                        }
-                    }
-                    _ => {}
+    let mut seen: HashSet<ContentId> = HashSet::new();
+    let mut total_files = 0u64;
+    let mut visible_by_layer = vec![0u64; layers];
+    let mut top: Vec<DirSize> = Vec::with_capacity(MAX_DIRS + 1);
+    // (bytes, files) of each open directory, the root's at the bottom: the
+    // walk is iterative (`walk_events`), so the sums are kept here instead
+    // of on the call stack.
+    let mut open: Vec<(u64, u64)> = vec![(0, 0)];
+    tree.walk_events(ROOT, |event, path, _, node| match (event, node.kind) {
+        (WalkEvent::Enter, Kind::Dir) => open.push((0, 0)),
+        (WalkEvent::Leave, _) => {
+            let (b, f) = open.pop().expect("entered before left");
+            // A directory with MAX_DIRS ancestors (`/` not counted) can never
+            // be listed: each ancestor holds at least its bytes and sorts
+            // before it (a prefix). Skipping it keeps a 100,000-deep chain
+            // linear instead of copying and comparing every long path.
+            if depth_below(path, MAX_DIRS) {
+                offer(&mut top, path, b, f);
+            }
+            let parent = open.last_mut().expect("the root stays open");
+            parent.0 += b;
+            parent.1 += f;
+        }
+        (WalkEvent::Enter, Kind::File) => {
+            total_files += 1;
+            let here = open.last_mut().expect("the root stays open");
+            here.1 += 1;
+            let Some(c) = node.content else { return };
+            if seen.insert(c) {
+                here.0 += node.size;
+                let layer = tree.contents[c.0 as usize].layer as usize;
+                if let Some(v) = visible_by_layer.get_mut(layer) {
+                    *v += node.size;
                 }
             }
-            (bytes, files)
         }
-
-        /// Keep the [`MAX_DIRS`] largest directories (ties: path order).
-        fn offer(&mut self, path: &str, bytes: u64, files: u64) {
-            let worse = |d: &DirSize| (std::cmp::Reverse(d.bytes), d.path.clone());
-            if self.top.len() == MAX_DIRS {
-                let last = self.top.last().expect("full");
-                if (std::cmp::Reverse(bytes), path.to_string()) >= worse(last) {
-                    return;
-                }
-                self.top.pop();
-            }
-            let d = DirSize {
-                path: path.to_string(),
-                bytes,
-                files,
-            };
-            let at = self.top.partition_point(|x| worse(x) < worse(&d));
-            self.top.insert(at, d);
-        }
-    }
-    let mut w = W {
-        tree,
-        seen: HashSet::new(),
-        total_files: 0,
-        visible_by_layer: vec![0; layers],
-        top: Vec::with_capacity(MAX_DIRS + 1),
-    };
-    let mut path = String::new();
-    let (total_bytes, _) = w.dir(ROOT, &mut path);
+        _ => {}
+    });
+    let (total_bytes, _) = open.pop().expect("the root stays open");
     FinalWalk {
         total_bytes,
-        total_files: w.total_files,
-        unique_files: w.seen.len() as u64,
-        visible_by_layer: w.visible_by_layer,
-        largest_dirs: w.top,
+        total_files,
+        unique_files: seen.len() as u64,
+        visible_by_layer,
+        largest_dirs: top,
     }
+}
+
+/// True when absolute `path` has at most `n` components.
+fn depth_below(path: &str, n: usize) -> bool {
+    path.bytes().filter(|&b| b == b'/').take(n + 1).count() <= n
+}
+
+/// Keep the [`MAX_DIRS`] largest directories (ties: path order).
+fn offer(top: &mut Vec<DirSize>, path: &str, bytes: u64, files: u64) {
+    fn key(d: &DirSize) -> (std::cmp::Reverse<u64>, &str) {
+        (std::cmp::Reverse(d.bytes), d.path.as_str())
+    }
+    let new = (std::cmp::Reverse(bytes), path);
+    if top.len() == MAX_DIRS {
+        let last = top.last().expect("full");
+        if new >= key(last) {
+            return;
+        }
+        top.pop();
+    }
+    let at = top.partition_point(|x| key(x) < new);
+    top.insert(
+        at,
+        DirSize {
+            path: path.to_string(),
+            bytes,
+            files,
+        },
+    );
 }
 
 /// The report as pretty JSON, newline-terminated.

@@ -150,6 +150,15 @@ pub enum TreeError {
     },
 }
 
+/// What [`MergedTree::walk_events`] reports about a node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WalkEvent {
+    /// The node is reached (before a directory's children).
+    Enter,
+    /// A directory is left (after its children).
+    Leave,
+}
+
 /// Result of resolving a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
@@ -351,27 +360,59 @@ impl MergedTree {
     /// Visit every node below `start` (not `start` itself) depth-first in
     /// name order, with its absolute path. Symlinks are not followed.
     pub fn walk(&self, start: NodeId, mut visit: impl FnMut(&str, NodeId, &Node)) {
-        let base = self.path_of(start);
-        let mut path = if base == "/" { String::new() } else { base };
-        self.walk_inner(start, &mut path, &mut visit);
+        self.walk_events(start, |event, path, id, node| {
+            if event == WalkEvent::Enter {
+                visit(path, id, node);
+            }
+        });
     }
 
-    fn walk_inner(
+    /// [`MergedTree::walk`] that also reports leaving each directory (after
+    /// its children), for walks that sum a subtree or close a scope.
+    ///
+    /// The walk is iterative, with an explicit stack of child iterators: a
+    /// layer can nest directories 100,000 deep for the price of one long
+    /// name, and a recursive walk overflows the thread's stack long before
+    /// that (issue 14). The path is one buffer, grown and truncated in
+    /// place, so a visit costs the length of its own name, not of its path.
+    pub fn walk_events(
         &self,
-        id: NodeId,
-        path: &mut String,
-        visit: &mut impl FnMut(&str, NodeId, &Node),
+        start: NodeId,
+        mut visit: impl FnMut(WalkEvent, &str, NodeId, &Node),
     ) {
-        for (name, child) in self.children(id) {
-            let len = path.len();
-            path.push('/');
-            path.push_str(name);
-            let node = self.node(child);
-            visit(path, child, node);
-            if node.is_dir() {
-                self.walk_inner(child, path, visit);
+        let base = self.path_of(start);
+        let mut path = if base == "/" { String::new() } else { base };
+        type Children<'t> = Option<std::collections::btree_map::Iter<'t, Box<str>, NodeId>>;
+        // Per open directory: its remaining children, and (id, path length
+        // before its name) to report and undo when it is left.
+        let mut stack: Vec<(Children<'_>, Option<(NodeId, usize)>)> = vec![(
+            self.nodes[start as usize]
+                .children
+                .as_ref()
+                .map(|c| c.iter()),
+            None,
+        )];
+        while let Some((children, _)) = stack.last_mut() {
+            match children.as_mut().and_then(Iterator::next) {
+                Some((name, &child)) => {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(name);
+                    let node = self.node(child);
+                    visit(WalkEvent::Enter, &path, child, node);
+                    if node.is_dir() {
+                        stack.push((node.children.as_ref().map(|c| c.iter()), Some((child, len))));
+                    } else {
+                        path.truncate(len);
+                    }
+                }
+                None => {
+                    if let Some((_, Some((dir, len)))) = stack.pop() {
+                        visit(WalkEvent::Leave, &path, dir, self.node(dir));
+                        path.truncate(len);
+                    }
+                }
             }
-            path.truncate(len);
         }
     }
 
@@ -515,5 +556,62 @@ impl MergedTree {
 
     pub(crate) fn unlink(&mut self, parent: NodeId, name: &str) -> Option<NodeId> {
         self.nodes[parent as usize].children.as_mut()?.remove(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> Node {
+        Node {
+            kind: Kind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            layer: 0,
+            link: None,
+            content: None,
+            name: "".into(),
+            parent: ROOT,
+            children: Some(BTreeMap::new()),
+        }
+    }
+
+    // See: issue 14
+    // Proves: a chain of 100,000 directories is walked (on a thread with a
+    // small stack, where the old recursive walk overflowed) in order, each
+    // directory entered once and left once, innermost left first.
+    #[test]
+    fn r14_walk_is_iterative() {
+        const DEPTH: usize = 100_000;
+        let mut tree = MergedTree::default();
+        let mut cur = ROOT;
+        for _ in 0..DEPTH {
+            cur = tree.alloc(dir(), cur, "d");
+        }
+        tree.alloc(dir(), ROOT, "e");
+        let events = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                let mut events = Vec::new();
+                tree.walk_events(ROOT, |e, path, _, _| events.push((e, path.len())));
+                (events, tree.len())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (events, len) = events;
+        assert_eq!(len, DEPTH + 1);
+        assert_eq!(events.len(), 2 * (DEPTH + 1));
+        // Down the chain, back up it, then `/e`.
+        assert_eq!(events[0], (WalkEvent::Enter, 2));
+        assert_eq!(events[DEPTH - 1], (WalkEvent::Enter, 2 * DEPTH));
+        assert_eq!(events[DEPTH], (WalkEvent::Leave, 2 * DEPTH));
+        assert_eq!(events[2 * DEPTH - 1], (WalkEvent::Leave, 2));
+        assert_eq!(events[2 * DEPTH], (WalkEvent::Enter, 2));
+        assert_eq!(events[2 * DEPTH + 1], (WalkEvent::Leave, 2));
     }
 }

@@ -581,3 +581,86 @@ fn error_line_states_each_cause_once() {
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Run `imgaudit args…` under a 4 GiB address-space cap (`ulimit -v`, as
+/// the hostile suite of issue 14 ran) and a time limit; a run that takes
+/// longer is killed and fails the test instead of hanging it.
+fn bounded(args: &[&str], secs: u64) -> crate::util::Output {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304; exec \"$0\" \"$@\"")
+        .arg(crate::util::bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn imgaudit");
+    let pipe = |r: Option<Box<dyn std::io::Read + Send>>| {
+        let mut r = r.expect("piped");
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = pipe(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = pipe(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for imgaudit") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("imgaudit {args:?} ran longer than {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    crate::util::Output {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    }
+}
+
+/// A layer whose one file sits 100,000 directories deep (the directories are
+/// implied by its PAX `path`, so the layer stays small).
+fn deep_layer(depth: usize) -> Vec<u8> {
+    let path = format!("{}f", "d/".repeat(depth));
+    LayerBuilder::new()
+        .pax_long(tar::EntryType::Regular, &path, b"deep", 0o644)
+        .build()
+}
+
+// See: issue 14
+// Proves: a tree 100,000 directories deep is walked without overflowing a
+// stack: the audit (environment discovery), `size` (final walk, advice walk,
+// dive's visits) and their JSON output all finish, and the numbers count the
+// one deep file.
+#[test]
+fn r14_deep_directories_walk_iteratively() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[deep_layer(100_000)]);
+    let root = s(&l.root);
+    let audit = bounded(&["audit", &root, "--format", "json"], 120);
+    assert_eq!(audit.code, 0, "audit failed:\n{}", audit.stderr);
+    let report: Value = serde_json::from_str(&audit.stdout).unwrap();
+    assert!(report.is_object(), "{report}");
+    let size = bounded(&["size", &root, "--format", "json"], 120);
+    assert_eq!(size.code, 0, "size failed:\n{}", size.stderr);
+    let report: Value = serde_json::from_str(&size.stdout).unwrap();
+    assert_eq!(report["total_files"], 1, "{}", size.stdout);
+    assert_eq!(report["total_bytes"], 4);
+    // Only shallow directories can be among the largest.
+    let dirs = report["largest_dirs"].as_array().unwrap();
+    assert_eq!(dirs.len(), 10);
+    assert_eq!(dirs[0]["path"], "/d");
+    assert_eq!(dirs[9]["path"], format!("/d{}", "/d".repeat(9)));
+    let text = bounded(&["size", &root], 120);
+    assert_eq!(text.code, 0, "size failed:\n{}", text.stderr);
+}
