@@ -19,6 +19,7 @@ pub mod audit;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod escape;
 pub mod finding;
 pub mod image;
 pub mod layer;

@@ -35,6 +35,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::escape::escape;
 use crate::image::Image;
 use crate::overlay::{Cause, LayerEffect};
 use crate::tree::{ContentId, Kind, MergedTree, WalkEvent, ROOT};
@@ -400,6 +401,8 @@ fn short_created_by(c: Option<&str>, width: usize) -> String {
     let c = c.strip_prefix("/bin/sh -c ").unwrap_or(c);
     let c = c.strip_prefix("#(nop) ").unwrap_or(c).trim();
     let one: String = c.split_whitespace().collect::<Vec<_>>().join(" ");
+    // `created_by` is input: escaped here, once, for every text use.
+    let one = escape(&one).into_owned();
     if one.chars().count() <= width {
         one
     } else {
@@ -468,8 +471,14 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
     let mut out = String::new();
     let o = &mut out;
     let _ = match &report.reference {
-        Some(r) => writeln!(o, "{} {} ({r})", p.bold("Image"), report.image),
-        None => writeln!(o, "{} {}", p.bold("Image"), report.image),
+        Some(r) => writeln!(
+            o,
+            "{} {} ({})",
+            p.bold("Image"),
+            escape(&report.image),
+            escape(r)
+        ),
+        None => writeln!(o, "{} {}", p.bold("Image"), escape(&report.image)),
     };
     let _ = writeln!(
         o,
@@ -618,7 +627,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
                 o,
                 "    {:>24}  {}  {}",
                 both(r.bytes),
-                r.path,
+                escape(&r.path),
                 p.dim(&format!("({cause}, {})", plural(r.files, "file", "files")))
             );
         }
@@ -649,7 +658,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             "  {:>24}  {:>6}  {}",
             both(d.bytes),
             percent(d.bytes, report.total_bytes),
-            d.path
+            escape(&d.path)
         );
     }
     if report.largest_dirs.is_empty() {
@@ -686,7 +695,13 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
         human_bytes(d.size_bytes)
     );
     for f in d.inefficient_files.iter().take(TEXT_DIVE_FILES) {
-        let _ = writeln!(o, "    {:>3}×  {:>24}  {}", f.count, both(f.bytes), f.path);
+        let _ = writeln!(
+            o,
+            "    {:>3}×  {:>24}  {}",
+            f.count,
+            both(f.bytes),
+            escape(&f.path)
+        );
     }
     if d.inefficient_files_total > TEXT_DIVE_FILES {
         let _ = writeln!(
@@ -727,7 +742,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             a.what
         );
         for e in &a.examples {
-            let _ = writeln!(o, "    {:>24}  {}", both(e.bytes), e.path);
+            let _ = writeln!(o, "    {:>24}  {}", both(e.bytes), escape(&e.path));
         }
         if a.roots > a.examples.len() {
             let _ = writeln!(o, "    {}", p.dim(&format!("… {} paths in all", a.roots)));
@@ -742,7 +757,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             );
         }
         let _ = writeln!(o, "    matches: {}", a.patterns.join("; "));
-        let _ = writeln!(o, "    {}", a.run);
+        let _ = writeln!(o, "    {}", escape(&a.run));
         let _ = writeln!(o, "    {}", p.dim(&format!("note: {}", a.note)));
     }
     let _ = writeln!(o);

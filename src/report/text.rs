@@ -187,22 +187,10 @@ pub fn summary_line(summary: &Summary, color: bool) -> String {
 }
 
 /// Escape control characters (`\x1b`, `\n`, `\r`, …) so that a hostile file
-/// name in an image can neither recolour the terminal nor forge extra lines.
+/// name in an image can neither recolour the terminal nor forge extra lines
+/// (one helper for every text output: [`crate::escape`]).
 fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
+    crate::escape::escape(text)
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -265,7 +253,11 @@ fn write_finding(out: &mut String, finding: &Finding, paint: &Paint) {
     );
     match (finding.location.layer, &finding.location.created_by) {
         (Some(layer), Some(created_by)) => {
-            let _ = write!(out, " (layer {layer}: {})", shorten_created_by(created_by));
+            let _ = write!(
+                out,
+                " (layer {layer}: {})",
+                clean(&shorten_created_by(created_by))
+            );
         }
         (Some(layer), None) => {
             let _ = write!(out, " (layer {layer})");

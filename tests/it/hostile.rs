@@ -664,3 +664,70 @@ fn r14_deep_directories_walk_iteratively() {
     let text = bounded(&["size", &root], 120);
     assert_eq!(text.code, 0, "size failed:\n{}", text.stderr);
 }
+
+/// No raw terminal control in `text`: no ESC, C1 CSI, CR, BEL or
+/// bidirectional override.
+fn no_raw_controls(text: &str) {
+    for c in ['\u{1b}', '\u{9b}', '\r', '\u{7}', '\u{202e}'] {
+        assert!(!text.contains(c), "raw {c:?} in output:\n{text:?}");
+    }
+}
+
+// See: issue 14
+// Proves: entry names and symlink targets holding ESC/OSC sequences, a CR, a
+// bidi override and a newline reach the `files` text output escaped, one
+// line per entry (a `\n` in a name cannot forge a line).
+#[test]
+fn r14_files_text_escapes_names() {
+    let sb = Sandbox::new();
+    let evil = "a\u{1b}]0;pwned\u{7}\rb\nforged \u{202e}x";
+    let l = sb.oci(&[LayerBuilder::new()
+        .file(evil, b"x", 0o644)
+        .symlink("link", "\u{1b}[2Jt\nu")
+        .build()]);
+    let out = bounded(&["files", &s(&l.root)], 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    no_raw_controls(&out.stdout);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(r"/a\u{1b}]0;pwned\u{7}\rb\nforged \u{202e}x")),
+        "{}",
+        out.stdout
+    );
+    assert!(lines.iter().any(|l| l.ends_with(r"/link -> \u{1b}[2Jt\nu")));
+}
+
+// See: issue 14
+// Proves: an error naming an entry whose name holds ESC and a newline is
+// still one escaped line on stderr.
+#[test]
+fn r14_error_line_escapes_entry_names() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[LayerBuilder::new()
+        .file("../\u{1b}[31m\nerror: forged", b"x", 0o644)
+        .build()]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    no_raw_controls(&line);
+    says(&line, &[r"\u{1b}[31m\nerror: forged", "climbs out"]);
+}
+
+// See: issue 14
+// Proves: a docker-archive whose two images carry 400 KB tags fails with an
+// error line of bounded length (the list of tags is clipped), not a
+// megabyte line.
+#[test]
+fn r14_error_line_is_clipped() {
+    let sb = Sandbox::new();
+    let t1 = format!("a{}:1", "x".repeat(400_000));
+    let t2 = format!("b{}:2", "y".repeat(400_000));
+    let p = docker_archive_images(
+        &sb.path("two.tar"),
+        &[(&t1, vec![one_file()]), (&t2, vec![one_file()])],
+    );
+    let line = sb.fails(&[&s(&p)], None);
+    says(&line, &["two.tar", "2 images", "bytes in all"]);
+    assert!(line.chars().count() < 5000, "{} chars", line.len());
+}
