@@ -628,6 +628,16 @@ fn bounded(args: &[&str], secs: u64) -> crate::util::Output {
     }
 }
 
+/// Assert a bounded run ended with exit 2 and one `error:` line; returns it.
+fn one_error_line(out: &crate::util::Output) -> String {
+    assert_eq!(out.code, 2, "expected exit 2\nstderr:\n{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "panic:\n{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line:\n{}", out.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    lines[0].to_string()
+}
+
 /// A layer whose one file sits 100,000 directories deep (the directories are
 /// implied by its PAX `path`, so the layer stays small).
 fn deep_layer(depth: usize) -> Vec<u8> {
@@ -730,4 +740,129 @@ fn r14_error_line_is_clipped() {
     let line = sb.fails(&[&s(&p)], None);
     says(&line, &["two.tar", "2 images", "bytes in all"]);
     assert!(line.chars().count() < 5000, "{} chars", line.len());
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+// See: issue 14
+// Proves: a FIFO given as the image, as a layout's `index.json`, as a layer
+// blob or as `--config`, and `--config /dev/zero`, each end at once with one
+// error line naming what is not a regular file (they used to block forever,
+// or read 2 GB).
+#[test]
+fn r14_fifos_and_devices_are_refused() {
+    let sb = Sandbox::new();
+    let fifo = sb.path("image.fifo");
+    mkfifo(&fifo);
+    let line = one_error_line(&bounded(&["files", &s(&fifo)], 30));
+    says(
+        &line,
+        &["image.fifo", "not a regular file or directory (a FIFO)"],
+    );
+
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    let blob = l.blob(&l.layers[0]);
+    let saved = std::fs::read(&blob).unwrap();
+    mkfifo(&blob);
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(
+        &line,
+        &[hex_of(&l.layers[0]), "not a regular file (a FIFO)"],
+    );
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::write(&blob, saved).unwrap();
+
+    let config = sb.path("config.fifo");
+    mkfifo(&config);
+    for c in [s(&config), "/dev/zero".to_string()] {
+        let line = one_error_line(&bounded(&["audit", &root, "--config", &c], 30));
+        says(&line, &[&c, "could not read config: not a regular file"]);
+    }
+
+    let index = l.root.join("index.json");
+    std::fs::remove_file(&index).unwrap();
+    mkfifo(&index);
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &["`index.json`", "not a regular file (a FIFO)"]);
+}
+
+// See: issue 14
+// Proves: a config or layer blob that is a symlink to a file outside the
+// layout (here a copy of the right bytes, so only the symlink is wrong) is
+// refused before it is read, while a symlink that stays inside the layout
+// is followed.
+#[test]
+fn r14_symlinks_out_of_the_layout_are_refused() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    for digest in [&l.config, &l.layers[0]] {
+        let blob = l.blob(digest);
+        let outside = sb.path("outside");
+        std::fs::rename(&blob, &outside).unwrap();
+        std::os::unix::fs::symlink(&outside, &blob).unwrap();
+        let line = one_error_line(&bounded(&["files", &root], 30));
+        says(
+            &line,
+            &[hex_of(digest), "leads out of the layout directory"],
+        );
+        // The same bytes through a symlink inside the layout: read.
+        let inside = l.root.join("inside");
+        std::fs::rename(&outside, &inside).unwrap();
+        std::fs::remove_file(&blob).unwrap();
+        std::os::unix::fs::symlink("../../inside", &blob).unwrap();
+        let out = bounded(&["files", &root], 30);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("/hello"), "{}", out.stdout);
+        std::fs::remove_file(&blob).unwrap();
+        std::fs::rename(&inside, &blob).unwrap();
+    }
+}
+
+/// `sha512:<hex>` of `bytes`.
+fn sha512_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes)))
+}
+
+// See: issue 14
+// Proves: a config named by a sha512 digest is verified (the right bytes
+// open, one changed byte is a digest mismatch), and a digest whose
+// algorithm imgaudit cannot hash is refused rather than trusted.
+#[test]
+fn r14_sha512_verified_unknown_algorithms_refused() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    let config = std::fs::read(l.blob(&l.config)).unwrap();
+    let d512 = sha512_digest(&config);
+    let dir = l.root.join("blobs/sha512");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(&d512["sha512:".len()..]);
+    std::fs::write(&path, &config).unwrap();
+    edit_manifest(&l, |m| m["config"]["digest"] = Value::from(d512.clone()));
+    let out = bounded(&["files", &root], 30);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("/hello"), "{}", out.stdout);
+
+    let mut changed = config.clone();
+    changed.push(b' ');
+    std::fs::write(&path, &changed).unwrap();
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &[&d512, "digest mismatch"]);
+
+    let unknown = format!("md5:{}", "0".repeat(32));
+    std::fs::create_dir_all(l.root.join("blobs/md5")).unwrap();
+    std::fs::write(l.root.join("blobs/md5").join("0".repeat(32)), &config).unwrap();
+    edit_manifest(&l, |m| m["config"]["digest"] = Value::from(unknown.clone()));
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &["md5:", "unsupported"]);
 }
