@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::checks::{self, CheckCtx};
 use crate::finding::{sort_findings, Finding};
 use crate::image::Image;
-use crate::python::dist::{load_site_dir, Dist};
+use crate::python::dist::{load_site_dir_with, Dist, ParseCache};
 use crate::python::env::{discover, Env};
 use crate::python::launcher::{self, Launcher};
 use crate::tree::{Kind, MergedTree};
@@ -50,6 +50,10 @@ pub struct EnvFacts {
     pub extra_dists: Vec<Dist>,
     /// Launchers in its bin dirs.
     pub launchers: Vec<LauncherFile>,
+    /// Launchers by the normalised name of a distribution whose metadata
+    /// they depend on, built on first use by
+    /// [`crate::checks::affected_launchers`].
+    pub(crate) launchers_by_dependency: std::sync::OnceLock<HashMap<String, Vec<String>>>,
 }
 
 impl EnvFacts {
@@ -149,17 +153,19 @@ pub fn gather(image: &Image) -> Vec<EnvFacts> {
             [Some(s), resolved].into_iter().flatten()
         })
         .collect();
+    // One cache for every environment: a hard-linked RECORD is parsed once.
+    let cache = ParseCache::default();
     envs.into_par_iter()
         .map(|env| {
             let dists = env
                 .site_dirs
                 .iter()
-                .flat_map(|s| load_site_dir(tree, s))
+                .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
             let extra_dists = env
                 .extra_site_dirs
                 .iter()
-                .flat_map(|s| load_site_dir(tree, s))
+                .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
             let launchers = env
                 .bin_dirs
@@ -171,6 +177,7 @@ pub fn gather(image: &Image) -> Vec<EnvFacts> {
                 dists,
                 extra_dists,
                 launchers,
+                launchers_by_dependency: Default::default(),
             }
         })
         .collect()

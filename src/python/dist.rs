@@ -8,12 +8,16 @@
 //! after PEP 503 normalisation.
 //! Spec: <https://packaging.python.org/en/latest/specifications/recording-installed-packages/>.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::python::egg_info;
 use crate::python::entry_points::EntryPoints;
+use crate::python::markers::{parse_requirement, Requirement};
 use crate::python::metadata::Metadata;
 use crate::python::normalize_name;
 use crate::python::record::{parse_record, Record};
-use crate::tree::{Kind, MergedTree, NodeId};
+use crate::tree::{ContentId, Kind, MergedTree, NodeId};
 
 /// Largest metadata file we parse (RECORD of torch is ~2 MB).
 const MAX_META: usize = 16 << 20;
@@ -57,12 +61,17 @@ pub struct Dist {
     pub has_wheel: bool,
     /// Content of INSTALLER (`pip`, `uv`, …), when present.
     pub installer: Option<String>,
-    /// Parsed RECORD.
-    pub record: Option<Record>,
-    /// Parsed `entry_points.txt` (empty when absent).
-    pub entry_points: EntryPoints,
+    /// Parsed RECORD (shared by every dist whose RECORD is a hard link to
+    /// the same content).
+    pub record: Option<Arc<Record>>,
+    /// Parsed `entry_points.txt` (empty when absent; shared like `record`).
+    pub entry_points: Arc<EntryPoints>,
     /// Requirement strings (`Requires-Dist`, or egg-info `requires.txt`).
     pub requires: Vec<String>,
+    /// [`Dist::requires`] parsed, one per string, here and nowhere else;
+    /// `None` for a string that is not PEP 508 (or exceeds the bounds of
+    /// [`parse_requirement`]), which pip skips too.
+    pub requirements: Vec<Option<Requirement>>,
     /// Layer that produced the metadata dir.
     pub layer: u32,
 }
@@ -86,6 +95,11 @@ pub fn split_dir_name(name: &str) -> Option<(String, Option<String>)> {
     Some((n.to_string(), v))
 }
 
+/// Every requirement string parsed once (see [`Dist::requirements`]).
+fn parse_requirements(requires: &[String]) -> Vec<Option<Requirement>> {
+    requires.iter().map(|r| parse_requirement(r).ok()).collect()
+}
+
 fn read_text(tree: &MergedTree, id: NodeId) -> Result<Vec<u8>, String> {
     let node = tree.node(id);
     if node.size as usize > MAX_META {
@@ -94,8 +108,51 @@ fn read_text(tree: &MergedTree, id: NodeId) -> Result<Vec<u8>, String> {
     tree.read(id, None).map_err(|e| e.to_string())
 }
 
+/// Parsed RECORD and `entry_points.txt` files by content: a hard link to a
+/// parsed file is not parsed again (a crafted image links one 4 MiB RECORD
+/// into thousands of dist-infos, issue 14). Shared by every environment of
+/// an audit.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    records: Mutex<HashMap<ContentId, Arc<Record>>>,
+    entry_points: Mutex<HashMap<ContentId, Arc<EntryPoints>>>,
+}
+
+/// `parse(bytes of id)`, once per content id; `read` errors are not cached.
+fn parse_once<T: Default>(
+    tree: &MergedTree,
+    id: NodeId,
+    cache: &Mutex<HashMap<ContentId, Arc<T>>>,
+    parse: impl FnOnce(&[u8]) -> T,
+) -> Result<Arc<T>, String> {
+    let content = tree.node(id).content;
+    if let Some(hit) = content.and_then(|c| cache.lock().ok()?.get(&c).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = Arc::new(parse(&read_text(tree, id)?));
+    if let (Some(c), Ok(mut map)) = (content, cache.lock()) {
+        map.insert(c, parsed.clone());
+    }
+    Ok(parsed)
+}
+
+/// One problem for a file's malformed rows or lines: the first, and how
+/// many more (a finding per row would multiply with a crafted file).
+fn summarize(first: Option<String>, count: usize, what: &str) -> Option<String> {
+    let first = first?;
+    Some(match count {
+        0 | 1 => first,
+        n => format!("{first} (and {} more malformed {what})", n - 1),
+    })
+}
+
 /// Load every distribution in a site dir.
 pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
+    load_site_dir_with(tree, site_dir, &ParseCache::default())
+}
+
+/// [`load_site_dir`] sharing parsed files through `cache`.
+pub fn load_site_dir_with(tree: &MergedTree, site_dir: &str, cache: &ParseCache) -> Vec<Dist> {
     let Ok(entries) = tree.read_dir(site_dir) else {
         return Vec::new();
     };
@@ -126,8 +183,9 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
             has_wheel: false,
             installer: None,
             record: None,
-            entry_points: EntryPoints::default(),
+            entry_points: Arc::default(),
             requires: Vec::new(),
+            requirements: Vec::new(),
             layer: node.layer,
         };
         let child = |f: &str| -> Option<NodeId> {
@@ -161,6 +219,7 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
             }
         }
         if format == DistFormat::EggInfoFile {
+            d.requirements = parse_requirements(&d.requires);
             dists.push(d);
             continue;
         }
@@ -170,14 +229,14 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
         }
         if let Some(rid) = child("RECORD") {
             d.has_record = true;
-            match read_text(tree, rid) {
-                Ok(bytes) => {
-                    let rec = parse_record(&bytes);
+            match parse_once(tree, rid, &cache.records, parse_record) {
+                Ok(rec) => {
                     // RECORD is authoritative only where an installer wrote it
                     // (PEP 627); Debian's build-time RECORDs are not judged.
                     if d.installer.is_some() {
-                        for e in &rec.errors {
-                            d.problems.push((tree.path_of(rid), e.to_string()));
+                        let first = rec.errors.first().map(ToString::to_string);
+                        if let Some(why) = summarize(first, rec.error_count, "rows") {
+                            d.problems.push((tree.path_of(rid), why));
                         }
                     }
                     d.record = Some(rec);
@@ -187,11 +246,11 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
         }
         d.has_wheel = child("WHEEL").is_some();
         if let Some(eid) = child("entry_points.txt") {
-            match read_text(tree, eid) {
-                Ok(bytes) => {
-                    let eps = EntryPoints::parse(&bytes);
-                    for e in &eps.errors {
-                        d.problems.push((tree.path_of(eid), e.to_string()));
+            match parse_once(tree, eid, &cache.entry_points, EntryPoints::parse) {
+                Ok(eps) => {
+                    let first = eps.errors.first().map(ToString::to_string);
+                    if let Some(why) = summarize(first, eps.error_count, "lines") {
+                        d.problems.push((tree.path_of(eid), why));
                     }
                     d.entry_points = eps;
                 }
@@ -205,6 +264,7 @@ pub fn load_site_dir(tree: &MergedTree, site_dir: &str) -> Vec<Dist> {
                 }
             }
         }
+        d.requirements = parse_requirements(&d.requires);
         dists.push(d);
     }
     dists
