@@ -4,11 +4,13 @@
 //! installed in the environment. Import of the requiring package, or of the
 //! code path using the dependency, fails at run time.
 
+use std::collections::HashMap;
+
 use super::{CheckCtx, Code};
 use crate::audit::EnvFacts;
 use crate::finding::Finding;
 use crate::python::dist::Dist;
-use crate::python::markers::{parse_requirement, requirement_applies, MarkerEnv, Requirement};
+use crate::python::markers::{requirement_applies, MarkerEnv, Requirement};
 use crate::python::normalize_name;
 
 /// The requirements of every distribution that apply in its environment,
@@ -31,8 +33,9 @@ pub(crate) fn applicable<'a>(
     let index = facts.dist_index();
     let mut out = Vec::new();
     for d in &facts.dists {
-        for req_str in &d.requires {
-            let Ok(req) = parse_requirement(req_str) else {
+        // Parsed once, when the dist was loaded (`Dist::requirements`).
+        for (req_str, req) in d.requires.iter().zip(&d.requirements) {
+            let Some(req) = req.clone() else {
                 continue; // pip skips unparsable requirements too
             };
             if !requirement_applies(&req, &menv) {
@@ -46,9 +49,34 @@ pub(crate) fn applicable<'a>(
     out
 }
 
+/// The first layer that removed a dist-info/egg-info of each distribution
+/// (by normalised name) from this environment's site dirs: indexed once, so
+/// each missing requirement is one lookup, not a scan of every removal.
+fn removed_dists(cx: &CheckCtx<'_>, facts: &EnvFacts) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for (i, e) in cx.image.effects.iter().enumerate() {
+        for p in e.removals.iter().flat_map(|r| &r.notable) {
+            let base = p.rsplit('/').next().unwrap_or("");
+            let Some((n, _)) = crate::python::dist::split_dir_name(base) else {
+                continue;
+            };
+            if facts
+                .env
+                .site_dirs
+                .iter()
+                .any(|s| p.starts_with(s.as_str()))
+            {
+                out.entry(normalize_name(&n)).or_insert(i);
+            }
+        }
+    }
+    out
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
+        let removed_dists = removed_dists(cx, facts);
         for (d, req, req_str, installed) in applicable(cx, facts) {
             if installed.is_some() {
                 continue;
@@ -65,19 +93,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             .env(&facts.env.root)
             .field("distribution", d.name.as_str())
             .field("requirement", req_str.as_str());
-            let removed = cx.image.effects.iter().enumerate().find_map(|(i, e)| {
-                e.removals.iter().flat_map(|r| &r.notable).find(|p| {
-                    let base = p.rsplit('/').next().unwrap_or("");
-                    crate::python::dist::split_dir_name(base)
-                        .is_some_and(|(n, _)| normalize_name(&n) == normalize_name(&name))
-                        && facts
-                            .env
-                            .site_dirs
-                            .iter()
-                            .any(|s| p.starts_with(s.as_str()))
-                })?;
-                Some(i)
-            });
+            let removed = removed_dists.get(&normalize_name(&name)).copied();
             if let Some(layer) = removed {
                 f = f.note(format!("`{name}` was removed by {}", cx.layer_label(layer)));
                 f = cx.at_layer(f, layer);

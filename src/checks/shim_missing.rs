@@ -5,7 +5,9 @@
 
 use super::{CheckCtx, Code};
 use crate::finding::Finding;
-use crate::python::record::resolve_record_path;
+use std::collections::HashMap;
+
+use crate::python::record::{resolve_record_path, RecordEntry};
 
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
@@ -14,25 +16,34 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             let (Some(_), Some(record)) = (&d.installer, &d.record) else {
                 continue;
             };
+            // RECORD rows that name a launcher (a file in one of the
+            // environment's bin dirs, or in any `bin/`), by file name:
+            // indexed once per dist, so each entry point is one lookup
+            // instead of a pass over every row.
+            let mut launchers: HashMap<String, Vec<(&RecordEntry, String)>> = HashMap::new();
+            for row in &record.entries {
+                let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
+                    continue;
+                };
+                let Some((dir, name)) = path.rsplit_once('/') else {
+                    continue;
+                };
+                if dir.ends_with("/bin") || facts.env.bin_dirs.iter().any(|b| b == dir) {
+                    let name = name.to_string();
+                    launchers.entry(name).or_default().push((row, path));
+                }
+            }
             for ep in d
                 .entry_points
                 .console_scripts()
                 .iter()
                 .chain(d.entry_points.gui_scripts())
             {
-                for row in &record.entries {
-                    let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
-                        continue;
-                    };
-                    let is_launcher = facts
-                        .env
-                        .bin_dirs
-                        .iter()
-                        .any(|b| path == format!("{b}/{}", ep.name))
-                        || path.ends_with(&format!("/bin/{}", ep.name));
-                    if !is_launcher || cx.tree.lstat(&path).is_ok() {
+                for (row, path) in launchers.get(ep.name.as_str()).into_iter().flatten() {
+                    if cx.tree.lstat(path).is_ok() {
                         continue;
                     }
+                    let path = path.clone();
                     let mut f = Finding::new(
                         Code::ShimMissing,
                         &path,

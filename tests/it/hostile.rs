@@ -866,3 +866,155 @@ fn r14_sha512_verified_unknown_algorithms_refused() {
     let line = one_error_line(&bounded(&["files", &root], 30));
     says(&line, &["md5:", "unsupported"]);
 }
+
+const SITE: &str = "opt/venv/lib/python3.11/site-packages";
+
+// See: issue 14
+// Proves: inputs that used to multiply findings and parses, or make checks
+// quadratic, audit in bounded time with one finding per file:
+// - a RECORD of 100,000 malformed rows, hard-linked into 1,000 dist-infos,
+//   is parsed once and gives one `metadata-malformed` per dist with a count;
+// - an `entry_points.txt` of 50,000 bad lines is one finding with a count;
+// - 3,000 console scripts whose RECORD lists 3,000 deleted launchers give
+//   3,000 `shim-missing` (indexed, not scripts × rows);
+// - 2,000 missing requirements against 1,000 deleted dist-infos give their
+//   `dependency-missing`, naming the layer that deleted the one that was
+//   there;
+// - a `Requires-Dist` whose marker is an or of 20 ands over distinct extras
+//   (exponential in pep508_rs) is skipped as unparsable, not evaluated.
+#[test]
+fn r14_findings_and_parses_do_not_multiply() {
+    let sb = Sandbox::new();
+    let dist = |name: &str| format!("{SITE}/{name}-1.0.dist-info");
+    let meta = |name: &str, requires: &[String]| {
+        let mut m = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+        for r in requires {
+            m.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        m.into_bytes()
+    };
+    let bad_record = "a,b,c,d\n".repeat(100_000);
+    let bad_eps = format!("[console_scripts]\n{}", "no equals sign\n".repeat(50_000));
+    let mut scripts = String::from("[console_scripts]\n");
+    let mut record = String::new();
+    for i in 0..3_000 {
+        scripts.push_str(&format!("s{i} = tool.cli:main\n"));
+        record.push_str(&format!("../../../bin/s{i},,\n"));
+    }
+    let mut requires: Vec<String> = (0..2_000).map(|i| format!("dep{i}")).collect();
+    requires.push("gone5".into());
+    let terms: Vec<String> = (0..20)
+        .map(|i| format!("(extra == 'a{i}' and extra == 'b{i}')"))
+        .collect();
+    requires.push(format!("slow; {}", terms.join(" or ")));
+
+    let mut base = LayerBuilder::new()
+        .file(
+            "opt/venv/pyvenv.cfg",
+            b"home = /usr/local/bin\nversion = 3.11.4\n",
+            0o644,
+        )
+        .file(
+            &format!("{}/METADATA", dist("tool")),
+            &meta("tool", &requires),
+            0o644,
+        )
+        .file(&format!("{}/INSTALLER", dist("tool")), b"pip\n", 0o644)
+        .file(
+            &format!("{}/RECORD", dist("tool")),
+            record.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/entry_points.txt", dist("tool")),
+            scripts.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/METADATA", dist("bad0")),
+            &meta("bad0", &[]),
+            0o644,
+        )
+        .file(&format!("{}/INSTALLER", dist("bad0")), b"pip\n", 0o644)
+        .file(
+            &format!("{}/RECORD", dist("bad0")),
+            bad_record.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/entry_points.txt", dist("bad0")),
+            bad_eps.as_bytes(),
+            0o644,
+        );
+    for i in 1..1_000 {
+        let d = dist(&format!("bad{i}"));
+        base = base
+            .file(
+                &format!("{d}/METADATA"),
+                &meta(&format!("bad{i}"), &[]),
+                0o644,
+            )
+            .file(&format!("{d}/INSTALLER"), b"pip\n", 0o644)
+            .hardlink(&format!("{d}/RECORD"), &format!("{}/RECORD", dist("bad0")));
+    }
+    let mut deleting = LayerBuilder::new();
+    for i in 0..1_000 {
+        let d = dist(&format!("gone{i}"));
+        base = base.file(
+            &format!("{d}/METADATA"),
+            &meta(&format!("gone{i}"), &[]),
+            0o644,
+        );
+        deleting = deleting.whiteout(&d);
+    }
+    let l = sb.oci(&[base.build(), deleting.build()]);
+    let out = bounded(&["audit", &s(&l.root), "--format", "json"], 120);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let of =
+        |rule: &str| -> Vec<&Value> { findings.iter().filter(|f| f["rule"] == rule).collect() };
+
+    let malformed = of("metadata-malformed");
+    let records: Vec<&&Value> = malformed
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("/RECORD"))
+        .collect();
+    assert_eq!(records.len(), 1_000);
+    for f in &records {
+        let m = f["message"].as_str().unwrap();
+        assert!(
+            m.contains("RECORD line 1: ") && m.ends_with("(and 99999 more malformed rows)"),
+            "{m}"
+        );
+    }
+    let eps: Vec<&&Value> = malformed
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("/entry_points.txt"))
+        .collect();
+    assert_eq!(eps.len(), 1);
+    let m = eps[0]["message"].as_str().unwrap();
+    assert!(m.ends_with("(and 49999 more malformed lines)"), "{m}");
+    assert_eq!(malformed.len(), 1_001);
+
+    assert_eq!(of("shim-missing").len(), 3_000);
+    let missing = of("dependency-missing");
+    assert_eq!(
+        missing.len(),
+        2_001,
+        "the marker-bombed requirement is skipped"
+    );
+    let gone = missing
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("`gone5` is not installed")
+        })
+        .expect("gone5 is missing");
+    assert!(
+        gone.to_string().contains("`gone5` was removed by layer 1"),
+        "{gone}"
+    );
+}
