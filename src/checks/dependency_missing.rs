@@ -34,7 +34,7 @@ pub(crate) fn applicable<'a>(
     let mut out = Vec::new();
     for d in &facts.dists {
         // Parsed once, when the dist was loaded (`Dist::requirements`).
-        for (req_str, req) in d.requires.iter().zip(&d.requirements) {
+        for (req_str, req) in d.requires.iter().zip(d.requirements.iter()) {
             let Some(req) = req.clone() else {
                 continue; // pip skips unparsable requirements too
             };

@@ -49,8 +49,9 @@ pub struct Dist {
     pub key: String,
     /// Version from METADATA, else from the directory name.
     pub version: Option<String>,
-    /// Parsed METADATA / PKG-INFO, if present and readable.
-    pub metadata: Option<Metadata>,
+    /// Parsed METADATA / PKG-INFO, if present and readable (shared by
+    /// every dist whose file is a hard link to the same content).
+    pub metadata: Option<Arc<Metadata>>,
     /// Problems reading metadata files: (path, message).
     pub problems: Vec<(String, String)>,
     /// METADATA (or PKG-INFO) exists.
@@ -67,11 +68,11 @@ pub struct Dist {
     /// Parsed `entry_points.txt` (empty when absent; shared like `record`).
     pub entry_points: Arc<EntryPoints>,
     /// Requirement strings (`Requires-Dist`, or egg-info `requires.txt`).
-    pub requires: Vec<String>,
+    pub requires: Arc<[String]>,
     /// [`Dist::requires`] parsed, one per string, here and nowhere else;
     /// `None` for a string that is not PEP 508 (or exceeds the bounds of
     /// [`parse_requirement`]), which pip skips too.
-    pub requirements: Vec<Option<Requirement>>,
+    pub requirements: Arc<[Option<Requirement>]>,
     /// Layer that produced the metadata dir.
     pub layer: u32,
 }
@@ -95,9 +96,53 @@ pub fn split_dir_name(name: &str) -> Option<(String, Option<String>)> {
     Some((n.to_string(), v))
 }
 
-/// Every requirement string parsed once (see [`Dist::requirements`]).
-fn parse_requirements(requires: &[String]) -> Vec<Option<Requirement>> {
-    requires.iter().map(|r| parse_requirement(r).ok()).collect()
+/// Requirement strings and their parses (see [`Dist::requirements`]),
+/// made once per file content.
+#[derive(Debug, Default)]
+struct ParsedRequires {
+    requires: Arc<[String]>,
+    requirements: Arc<[Option<Requirement>]>,
+}
+
+impl ParsedRequires {
+    fn new(requires: Vec<String>) -> ParsedRequires {
+        let requirements = requires.iter().map(|r| parse_requirement(r).ok()).collect();
+        ParsedRequires {
+            requires: requires.into(),
+            requirements,
+        }
+    }
+}
+
+/// METADATA / PKG-INFO parsed, with its requirements, once per content.
+#[derive(Debug)]
+struct ParsedMetadata {
+    metadata: Result<Arc<Metadata>, String>,
+    requires: ParsedRequires,
+}
+
+impl Default for ParsedMetadata {
+    fn default() -> Self {
+        ParsedMetadata {
+            metadata: Err(String::new()),
+            requires: ParsedRequires::default(),
+        }
+    }
+}
+
+impl ParsedMetadata {
+    fn parse(bytes: &[u8]) -> ParsedMetadata {
+        match Metadata::parse(bytes) {
+            Ok(m) => ParsedMetadata {
+                requires: ParsedRequires::new(m.requires_dist.clone()),
+                metadata: Ok(Arc::new(m)),
+            },
+            Err(e) => ParsedMetadata {
+                metadata: Err(e.to_string()),
+                requires: ParsedRequires::default(),
+            },
+        }
+    }
 }
 
 fn read_text(tree: &MergedTree, id: NodeId) -> Result<Vec<u8>, String> {
@@ -114,6 +159,8 @@ fn read_text(tree: &MergedTree, id: NodeId) -> Result<Vec<u8>, String> {
 /// an audit.
 #[derive(Debug, Default)]
 pub struct ParseCache {
+    metadata: Mutex<HashMap<ContentId, Arc<ParsedMetadata>>>,
+    requires_txt: Mutex<HashMap<ContentId, Arc<ParsedRequires>>>,
     records: Mutex<HashMap<ContentId, Arc<Record>>>,
     entry_points: Mutex<HashMap<ContentId, Arc<EntryPoints>>>,
 }
@@ -184,8 +231,8 @@ pub fn load_site_dir_with(tree: &MergedTree, site_dir: &str, cache: &ParseCache)
             installer: None,
             record: None,
             entry_points: Arc::default(),
-            requires: Vec::new(),
-            requirements: Vec::new(),
+            requires: Arc::default(),
+            requirements: Arc::default(),
             layer: node.layer,
         };
         let child = |f: &str| -> Option<NodeId> {
@@ -200,8 +247,8 @@ pub fn load_site_dir_with(tree: &MergedTree, site_dir: &str, cache: &ParseCache)
         if let Some(mid) = meta_id {
             d.has_metadata = true;
             let meta_path = tree.path_of(mid);
-            match read_text(tree, mid) {
-                Ok(bytes) => match Metadata::parse(&bytes) {
+            match parse_once(tree, mid, &cache.metadata, ParsedMetadata::parse) {
+                Ok(parsed) => match &parsed.metadata {
                     Ok(m) => {
                         if let Some(n) = &m.name {
                             d.name = n.clone();
@@ -210,16 +257,16 @@ pub fn load_site_dir_with(tree: &MergedTree, site_dir: &str, cache: &ParseCache)
                         if m.version.is_some() {
                             d.version = m.version.clone();
                         }
-                        d.requires = m.requires_dist.clone();
-                        d.metadata = Some(m);
+                        d.requires = parsed.requires.requires.clone();
+                        d.requirements = parsed.requires.requirements.clone();
+                        d.metadata = Some(m.clone());
                     }
-                    Err(e) => d.problems.push((meta_path, e.to_string())),
+                    Err(e) => d.problems.push((meta_path, e.clone())),
                 },
                 Err(e) => d.problems.push((meta_path, e)),
             }
         }
         if format == DistFormat::EggInfoFile {
-            d.requirements = parse_requirements(&d.requires);
             dists.push(d);
             continue;
         }
@@ -259,13 +306,88 @@ pub fn load_site_dir_with(tree: &MergedTree, site_dir: &str, cache: &ParseCache)
         }
         if format == DistFormat::EggInfoDir {
             if let Some(qid) = child("requires.txt") {
-                if let Ok(bytes) = read_text(tree, qid) {
-                    d.requires = egg_info::parse_requires_txt(&bytes);
+                if let Ok(parsed) = parse_once(tree, qid, &cache.requires_txt, |bytes| {
+                    ParsedRequires::new(egg_info::parse_requires_txt(bytes))
+                }) {
+                    d.requires = parsed.requires.clone();
+                    d.requirements = parsed.requirements.clone();
                 }
             }
         }
-        d.requirements = parse_requirements(&d.requires);
         dists.push(d);
     }
     dists
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{Node, ROOT};
+    use std::collections::BTreeMap;
+
+    fn node(kind: Kind, content: Option<ContentId>, size: u64) -> Node {
+        Node {
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 0,
+            layer: 0,
+            link: None,
+            content,
+            name: "".into(),
+            parent: ROOT,
+            children: (kind == Kind::Dir).then(BTreeMap::new),
+        }
+    }
+
+    // See: issue 14
+    // Proves: METADATA, RECORD and entry_points.txt hard-linked into many
+    // dist-infos are parsed once per content: every dist shares the parse
+    // (the same allocation), its requirements included, and a bad RECORD
+    // is one problem per dist with the count of its bad rows.
+    #[test]
+    fn r14_hardlinked_metadata_is_parsed_once() {
+        let mut tree = MergedTree::default();
+        let site = tree.alloc(node(Kind::Dir, None, 0), ROOT, "site");
+        let file = |tree: &mut MergedTree, bytes: &[u8]| {
+            let c = tree.add_content(0, 0, bytes.len() as u64, Some(bytes.into()), None);
+            node(Kind::File, Some(c), bytes.len() as u64)
+        };
+        let meta = file(&mut tree, b"Name: a\nVersion: 1\nRequires-Dist: b>=1\n");
+        let record = file(&mut tree, "x,y,z,w\n".repeat(300).as_bytes());
+        let eps = file(&mut tree, b"[console_scripts]\na = a:main\n");
+        let installer = file(&mut tree, b"pip\n");
+        for i in 0..50 {
+            let d = tree.alloc(node(Kind::Dir, None, 0), site, &format!("a{i}-1.dist-info"));
+            tree.alloc(meta.clone(), d, "METADATA");
+            tree.alloc(record.clone(), d, "RECORD");
+            tree.alloc(eps.clone(), d, "entry_points.txt");
+            tree.alloc(installer.clone(), d, "INSTALLER");
+        }
+        let dists = load_site_dir_with(&tree, "/site", &ParseCache::default());
+        assert_eq!(dists.len(), 50);
+        let first = &dists[0];
+        for d in &dists {
+            assert!(Arc::ptr_eq(
+                d.metadata.as_ref().unwrap(),
+                first.metadata.as_ref().unwrap()
+            ));
+            assert!(Arc::ptr_eq(&d.requirements, &first.requirements));
+            assert!(Arc::ptr_eq(
+                d.record.as_ref().unwrap(),
+                first.record.as_ref().unwrap()
+            ));
+            assert!(Arc::ptr_eq(&d.entry_points, &first.entry_points));
+            assert_eq!(d.requirements.len(), 1);
+            assert!(d.requirements[0].is_some());
+            assert_eq!(d.problems.len(), 1, "{:?}", d.problems);
+            assert!(
+                d.problems[0].1.ends_with("(and 299 more malformed rows)"),
+                "{:?}",
+                d.problems
+            );
+        }
+    }
 }
