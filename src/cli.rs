@@ -301,14 +301,19 @@ pub fn run() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", one_line(&e));
+            eprintln!(
+                "error: {}",
+                crate::escape::for_terminal(&one_line(&e), crate::escape::MAX_LINE)
+            );
             ExitCode::from(2)
         }
     }
 }
 
 /// The error and its causes on one line, each cause once: our error types
-/// already embed their source's text, so `{:#}` would repeat it.
+/// already embed their source's text, so `{:#}` would repeat it. The caller
+/// escapes the line ([`crate::escape`]): a newline in a cause, or in an
+/// entry name it quotes, shows as `\n` and cannot start a second line.
 fn one_line(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {
@@ -318,7 +323,7 @@ fn one_line(e: &anyhow::Error) -> String {
             msg.push_str(&text);
         }
     }
-    msg.replace('\n', " ")
+    msg
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -377,7 +382,8 @@ fn files(args: &FilesArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `drwxr-xr-x 0/0 4096 L0 /path -> target`.
+/// `drwxr-xr-x 0/0 4096 L0 /path -> target`, the path and target escaped
+/// for a terminal (a name is input: it may hold ESC, CR or a newline).
 pub fn ls_line(path: &str, node: &Node) -> String {
     let t = match node.kind {
         Kind::File => '-',
@@ -393,11 +399,12 @@ pub fn ls_line(path: &str, node: &Node) -> String {
         node.uid,
         node.gid,
         node.size,
-        node.layer
+        node.layer,
+        path = crate::escape::escape(path)
     );
     if let Some(l) = &node.link {
         s.push_str(" -> ");
-        s.push_str(l);
+        s.push_str(&crate::escape::escape(l));
     }
     s
 }
@@ -458,7 +465,10 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     pending.wait()?;
     save_facts(&image);
     for unmatched in unmatched {
-        eprintln!("warning: {unmatched}");
+        eprintln!(
+            "warning: {}",
+            crate::escape::for_terminal(&unmatched.to_string(), crate::escape::MAX_LINE)
+        );
     }
     let color = stdout_color(args.color);
     for target in &args.outputs {

@@ -40,7 +40,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -137,6 +137,54 @@ impl Position {
     }
 }
 
+/// [`Position::from_offset`] for many offsets of one text: lines are
+/// indexed once, and columns are counted on from the previous answer, so a
+/// config with thousands of `[[ignore]]` entries (even on one line) costs
+/// one pass over the text, not one per entry (issue 14).
+struct Positions<'a> {
+    origin: &'a str,
+    text: &'a str,
+    /// Byte offset of the start of each line.
+    line_starts: Vec<usize>,
+    /// The last answer: (byte offset, 1-based column there).
+    last: std::cell::Cell<(usize, usize)>,
+}
+
+impl<'a> Positions<'a> {
+    fn new(origin: &'a str, text: &'a str) -> Positions<'a> {
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Positions {
+            origin,
+            text,
+            line_starts,
+            last: std::cell::Cell::new((0, 1)),
+        }
+    }
+
+    fn at(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        // The line holding `offset`: the last line start at or before it.
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let line_start = self.line_starts[line - 1];
+        let (last_offset, last_column) = self.last.get();
+        let column = if (line_start..=offset).contains(&last_offset) {
+            last_column + self.text[last_offset..offset].chars().count()
+        } else {
+            self.text[line_start..offset].chars().count() + 1
+        };
+        self.last.set((offset, column));
+        Position {
+            origin: self.origin.to_string(),
+            line,
+            column,
+        }
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.origin, self.line, self.column)
@@ -159,6 +207,25 @@ pub enum ConfigError {
         /// The I/O error.
         error: std::io::Error,
     },
+    /// The path is not a regular file (a FIFO, a device, a directory):
+    /// reading it could block forever or never end.
+    #[error("{}: could not read config: not a regular file ({kind})", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// Larger than any config needs ([`MAX_CONFIG_BYTES`]).
+    #[error(
+        "{}: could not read config: larger than {} bytes",
+        path.display(),
+        MAX_CONFIG_BYTES
+    )]
+    TooLarge {
+        /// The path given.
+        path: PathBuf,
+    },
     /// Not valid TOML, or a key or value type the format does not allow
     /// (unknown keys included); the message is `toml`'s.
     #[error("{at}: {message}")]
@@ -169,7 +236,11 @@ pub enum ConfigError {
         message: String,
     },
     /// A severity that is not one of the allowed words.
-    #[error("{at}: unknown severity `{value}` for `{key}`, expected one of {expected}")]
+    #[error(
+        "{at}: unknown severity `{}` for `{}`, expected one of {expected}",
+        crate::escape::clip(.value, crate::escape::MAX_VALUE),
+        crate::escape::clip(.key, crate::escape::MAX_VALUE)
+    )]
     BadSeverity {
         /// The value.
         at: Position,
@@ -181,7 +252,11 @@ pub enum ConfigError {
         expected: &'static str,
     },
     /// A rule id that no [`Code`] has.
-    #[error("{at}: unknown rule `{rule}` in {table}{}", hint_for_rule(.rule, *.suggestion))]
+    #[error(
+        "{at}: unknown rule `{}` in {table}{}",
+        crate::escape::clip(.rule, crate::escape::MAX_VALUE),
+        hint_for_rule(.rule, *.suggestion)
+    )]
     UnknownRule {
         /// The key (in `[rules]`) or the value (in `[[ignore]]`).
         at: Position,
@@ -193,7 +268,10 @@ pub enum ConfigError {
         suggestion: Option<Code>,
     },
     /// An `[[ignore]]` `path` that is not a valid glob.
-    #[error("{at}: invalid glob `{glob}` in [[ignore]]: {reason}")]
+    #[error(
+        "{at}: invalid glob `{}` in [[ignore]]: {reason}",
+        crate::escape::clip(.glob, crate::escape::MAX_VALUE)
+    )]
     BadGlob {
         /// The `path` value.
         at: Position,
@@ -204,7 +282,8 @@ pub enum ConfigError {
     },
     /// An `[[ignore]]` `path` that is relative, so it can never match an image path.
     #[error(
-        "{at}: glob `{glob}` in [[ignore]] can never match: image paths are absolute, start it with `/` or `**/`"
+        "{at}: glob `{}` in [[ignore]] can never match: image paths are absolute, start it with `/` or `**/`",
+        crate::escape::clip(.glob, crate::escape::MAX_VALUE)
     )]
     RelativeGlob {
         /// The `path` value.
@@ -227,7 +306,10 @@ pub enum ConfigError {
         at: Position,
     },
     /// A `[budget]` value that is not a size.
-    #[error("{at}: invalid size `{value}` for `budget.{key}`: {reason}")]
+    #[error(
+        "{at}: invalid size `{}` for `budget.{key}`: {reason}",
+        crate::escape::clip(.value, crate::escape::MAX_VALUE)
+    )]
     BadSize {
         /// The value.
         at: Position,
@@ -260,7 +342,10 @@ pub enum SizeError {
     #[error("expected a number followed by a unit such as `MB` or `GiB`")]
     BadNumber,
     /// A unit that is not one of the known ones.
-    #[error("unknown unit `{0}`, expected one of `B`, `KB`, `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`")]
+    #[error(
+        "unknown unit `{}`, expected one of `B`, `KB`, `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`",
+        crate::escape::clip(.0, crate::escape::MAX_VALUE)
+    )]
     UnknownUnit(String),
     /// A negative TOML integer.
     #[error("a size cannot be negative")]
@@ -357,7 +442,7 @@ pub struct Ignore {
     pub reason: String,
     /// Where the entry starts in the config file.
     pub at: Position,
-    matcher: Option<GlobMatcher>,
+    matcher: Option<GlobSet>,
 }
 
 impl Ignore {
@@ -469,22 +554,64 @@ struct RawBudget {
     waste: Option<Spanned<toml::Value>>,
 }
 
+/// The largest config file read: a config is a few KB; a megabyte is room
+/// for thousands of `[[ignore]]` entries.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The longest `[[ignore]]` `path` glob, in bytes: `globset` compiles a glob
+/// into a regex, and a long one (150,000 `?`) exceeds the regex size limit,
+/// on which `globset` panics (issue 14).
+pub const MAX_GLOB_LEN: usize = 1024;
+
+/// The deepest nesting of `{…}` alternates (and `[…]` classes inside them)
+/// in a glob, for the same reason.
+pub const MAX_GLOB_NESTING: usize = 8;
+
 const FAIL_ON_WORDS: &str = "`error`, `warning`";
 const RULE_LEVEL_WORDS: &str = "`error`, `warning`, `info`, `off`";
 
 impl Config {
     /// Read and validate the config file at `path`. Errors name `path` as written.
+    ///
+    /// Only a regular file of at most [`MAX_CONFIG_BYTES`] is read: the type
+    /// is checked before opening (opening a FIFO blocks until a writer
+    /// comes), and the read stops past the cap (`/proc` files and a file
+    /// that grows report a size that cannot be trusted).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        use std::io::Read as _;
+        let read_err = |error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
+        };
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(ConfigError::NotAFile {
+                path: path.to_path_buf(),
+                kind: crate::source::file_kind(&meta.file_type()),
+            });
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.utf8_error(),
+            ))
         })?;
         Config::from_str(&text, &path.display().to_string())
     }
 
     /// Parse and validate config `text`; `origin` names it in errors (usually the path).
     pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let at = |span: Range<usize>| Position::from_offset(origin, text, span.start);
+        let positions = Positions::new(origin, text);
+        let at = |span: Range<usize>| positions.at(span.start);
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
             at: at(e.span().unwrap_or(0..0)),
             // `toml` messages can span lines ("invalid string\nexpected ..."):
@@ -627,7 +754,11 @@ impl Config {
 fn parse_code(text: &str) -> Result<Code, Option<Code>> {
     use strum::IntoEnumIterator;
     text.parse::<Code>().map_err(|_| {
+        // The distance is at least the difference in length: a long key
+        // (a megabyte, from a hostile config) is never compared.
+        let chars = text.chars().count();
         Code::iter()
+            .filter(|code| chars.abs_diff(code.as_str().len()) <= 3)
             .map(|code| (edit_distance(text, code.as_str()), code))
             .filter(|(distance, _)| *distance <= 3)
             .min()
@@ -652,13 +783,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn compile_glob(pattern: &str, at: Position) -> Result<GlobMatcher, ConfigError> {
+fn compile_glob(pattern: &str, at: Position) -> Result<GlobSet, ConfigError> {
+    let bad = |at, reason: String| ConfigError::BadGlob {
+        at,
+        glob: pattern.to_string(),
+        reason,
+    };
     if pattern.is_empty() {
-        return Err(ConfigError::BadGlob {
+        return Err(bad(at, "the pattern is empty".into()));
+    }
+    // Bounded before `globset` sees it: its regex has a size limit, and
+    // `compile_matcher` panics ("regex compilation shouldn't fail") past it.
+    if pattern.len() > MAX_GLOB_LEN {
+        return Err(bad(
             at,
-            glob: String::new(),
-            reason: "the pattern is empty".into(),
-        });
+            format!(
+                "{} bytes, longer than the {MAX_GLOB_LEN} a glob may have",
+                pattern.len()
+            ),
+        ));
+    }
+    if glob_nesting(pattern) > MAX_GLOB_NESTING {
+        return Err(bad(
+            at,
+            format!("`{{…}}` alternates nested deeper than {MAX_GLOB_NESTING}"),
+        ));
     }
     // Image paths are absolute, so a pattern that starts with a literal path
     // component can never match. Saying so beats a silent "matched no finding".
@@ -668,15 +817,37 @@ fn compile_glob(pattern: &str, at: Position) -> Result<GlobMatcher, ConfigError>
             glob: pattern.to_string(),
         });
     }
-    GlobBuilder::new(pattern)
+    let glob = GlobBuilder::new(pattern)
         .literal_separator(false)
         .build()
-        .map(|glob| glob.compile_matcher())
-        .map_err(|e| ConfigError::BadGlob {
-            at,
-            glob: pattern.to_string(),
-            reason: e.kind().to_string(),
-        })
+        .map_err(|e| bad(at.clone(), e.kind().to_string()))?;
+    // A one-glob set rather than `compile_matcher`: building a set returns
+    // the regex error instead of panicking on it, so anything the bounds
+    // above let through still ends as a config error with its line.
+    let mut set = GlobSetBuilder::new();
+    set.add(glob);
+    set.build().map_err(|e| bad(at, e.kind().to_string()))
+}
+
+/// How deep `{…}` alternates nest in a glob (a `\` escapes the next
+/// character, as `globset` reads it on Unix).
+fn glob_nesting(pattern: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 #[cfg(test)]
@@ -879,6 +1050,118 @@ mod tests {
             "{e}"
         );
         std::fs::remove_dir(&dir).unwrap();
+    }
+
+    // See: issue 14
+    // Proves: globs `globset` would panic on (150,000 `?`, alternates nested
+    // 200 deep) are config errors with their line, and a glob at the
+    // bounds still compiles and matches.
+    #[test]
+    fn r14_globs_are_bounded() {
+        let cfg = |glob: &str| format!("\n[[ignore]]\npath = \"{glob}\"\nreason = \"r\"\n");
+        let long = format!("/{}", "?".repeat(150_000));
+        let e = parse(&cfg(&long)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("imgaudit.toml:3:8: invalid glob `/???"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("150001 bytes, longer than the 1024 a glob may have"),
+            "{e}"
+        );
+        assert!(e.len() < 1000, "{}", e.len());
+        let deep = format!("/{}a{}", "{a,".repeat(200), "}".repeat(200));
+        let e = parse(&cfg(&deep)).unwrap_err().to_string();
+        assert!(e.ends_with("`{…}` alternates nested deeper than 8"), "{e}");
+        // At the bounds: compiles and matches.
+        let ok = format!("/{}{}x{}", "?".repeat(100), "{a,".repeat(8), "}".repeat(8));
+        let c = parse(&cfg(&ok)).unwrap();
+        let path = format!("/{}x", "p".repeat(100));
+        assert!(c.ignores[0].matcher.as_ref().unwrap().is_match(&path));
+    }
+
+    // See: issue 14
+    // Proves: the positions of 20,000 `[[ignore]]` entries (and of as many
+    // on one line) are the ones `Position::from_offset` gives, found in one
+    // pass (this used to count lines from the top of the file per entry).
+    #[test]
+    fn r14_ignore_positions_in_one_pass() {
+        let entry = "[[ignore]]\nrule = \"shim-missing\"\nreason = \"r\"\n";
+        let text = entry.repeat(20_000);
+        let start = std::time::Instant::now();
+        let c = parse(&text).unwrap();
+        assert_eq!(c.ignores.len(), 20_000);
+        assert_eq!(c.ignores[19_999].at.line, 3 * 19_999 + 1);
+        let one_line = format!(
+            "ignore = [{}]",
+            vec!["{ rule = \"shim-missing\", reason = \"é\" }"; 20_000].join(", ")
+        );
+        let c = parse(&one_line).unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        let positions = Positions::new("imgaudit.toml", &one_line);
+        for offset in [0, 11, 50, 5000, one_line.len() - 1, one_line.len()] {
+            assert_eq!(
+                positions.at(offset),
+                Position::from_offset("imgaudit.toml", &one_line, offset),
+                "{offset}"
+            );
+        }
+        let last = &c.ignores[19_999].at;
+        assert_eq!(last.line, 1);
+        assert_eq!(
+            *last,
+            Position::from_offset("imgaudit.toml", &one_line, one_line.rfind('{').unwrap())
+        );
+    }
+
+    // See: issue 14
+    // Proves: a megabyte-long unknown rule id is reported clipped, on one
+    // short line.
+    #[test]
+    fn r14_unknown_rule_is_clipped() {
+        let rule = "x".repeat(1 << 20);
+        let e = parse(&format!("[rules]\n{rule} = \"off\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("imgaudit.toml:2:1: unknown rule `xxx"), "{e}");
+        assert!(e.contains("… (1048576 bytes in all)` in [rules]"), "{e}");
+        assert!(e.len() < 400, "{}", e.len());
+    }
+
+    // See: issue 14
+    // Proves: `--config` naming a FIFO or a device is refused before it is
+    // opened (no blocking, no 2 GB read of `/dev/zero`), and a file over
+    // the cap is refused after reading only the cap.
+    #[test]
+    fn r14_config_must_be_a_small_regular_file() {
+        let e = Config::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: could not read config: not a regular file (a character device)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = Config::load(&fifo).unwrap_err().to_string();
+        assert!(
+            e.ends_with("could not read config: not a regular file (a FIFO)"),
+            "{e}"
+        );
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "#".repeat(MAX_CONFIG_BYTES as usize + 1)).unwrap();
+        let e = Config::load(&big).unwrap_err().to_string();
+        assert!(
+            e.ends_with("could not read config: larger than 1048576 bytes"),
+            "{e}"
+        );
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.ends_with("not a regular file (a directory)"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod escape;
 pub mod exec;
 pub mod extract;
 pub mod finding;

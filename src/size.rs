@@ -35,9 +35,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::escape::escape;
 use crate::image::Image;
 use crate::overlay::{Cause, LayerEffect};
-use crate::tree::{ContentId, Kind, MergedTree, NodeId, ROOT};
+use crate::tree::{ContentId, Kind, MergedTree, WalkEvent, ROOT};
 
 pub use advice::Advice;
 pub use dive::DiveCompat;
@@ -280,84 +281,81 @@ struct FinalWalk {
 }
 
 fn walk_final(tree: &MergedTree, layers: usize) -> FinalWalk {
-    struct W<'a> {
-        tree: &'a MergedTree,
-        seen: HashSet<ContentId>,
-        total_files: u64,
-        visible_by_layer: Vec<u64>,
-        top: Vec<DirSize>,
-    }
-    impl W<'_> {
-        /// Returns (bytes, files) under `id`.
-        fn dir(&mut self, id: NodeId, path: &mut String) -> (u64, u64) {
-            let tree = self.tree;
-            let (mut bytes, mut files) = (0u64, 0u64);
-            for (name, child) in tree.children(id) {
-                let node = tree.node(child);
-                match node.kind {
-                    Kind::Dir => {
-                        let len = path.len();
-                        path.push('/');
-                        path.push_str(name);
-                        let (b, f) = self.dir(child, path);
-                        self.offer(path, b, f);
-                        path.truncate(len);
-                        bytes += b;
-                        files += f;
-                    }
-                    Kind::File => {
-                        self.total_files += 1;
-                        files += 1;
-                        let Some(c) = node.content else { continue };
-                        if self.seen.insert(c) {
-                            bytes += node.size;
-                            let layer = tree.contents[c.0 as usize].layer as usize;
-                            if let Some(v) = self.visible_by_layer.get_mut(layer) {
-                                *v += node.size;
-                            }
-                        }
-                    }
-                    _ => {}
+    let mut seen: HashSet<ContentId> = HashSet::new();
+    let mut total_files = 0u64;
+    let mut visible_by_layer = vec![0u64; layers];
+    let mut top: Vec<DirSize> = Vec::with_capacity(MAX_DIRS + 1);
+    // (bytes, files) of each open directory, the root's at the bottom: the
+    // walk is iterative (`walk_events`), so the sums are kept here instead
+    // of on the call stack.
+    let mut open: Vec<(u64, u64)> = vec![(0, 0)];
+    tree.walk_events(ROOT, |event, path, _, node| match (event, node.kind) {
+        (WalkEvent::Enter, Kind::Dir) => open.push((0, 0)),
+        (WalkEvent::Leave, _) => {
+            let (b, f) = open.pop().expect("entered before left");
+            // A directory with MAX_DIRS ancestors (`/` not counted) can never
+            // be listed: each ancestor holds at least its bytes and sorts
+            // before it (a prefix). Skipping it keeps a 100,000-deep chain
+            // linear instead of copying and comparing every long path.
+            if depth_below(path, MAX_DIRS) {
+                offer(&mut top, path, b, f);
+            }
+            let parent = open.last_mut().expect("the root stays open");
+            parent.0 += b;
+            parent.1 += f;
+        }
+        (WalkEvent::Enter, Kind::File) => {
+            total_files += 1;
+            let here = open.last_mut().expect("the root stays open");
+            here.1 += 1;
+            let Some(c) = node.content else { return };
+            if seen.insert(c) {
+                here.0 += node.size;
+                let layer = tree.contents[c.0 as usize].layer as usize;
+                if let Some(v) = visible_by_layer.get_mut(layer) {
+                    *v += node.size;
                 }
             }
-            (bytes, files)
         }
-
-        /// Keep the [`MAX_DIRS`] largest directories (ties: path order).
-        fn offer(&mut self, path: &str, bytes: u64, files: u64) {
-            let worse = |d: &DirSize| (std::cmp::Reverse(d.bytes), d.path.clone());
-            if self.top.len() == MAX_DIRS {
-                let last = self.top.last().expect("full");
-                if (std::cmp::Reverse(bytes), path.to_string()) >= worse(last) {
-                    return;
-                }
-                self.top.pop();
-            }
-            let d = DirSize {
-                path: path.to_string(),
-                bytes,
-                files,
-            };
-            let at = self.top.partition_point(|x| worse(x) < worse(&d));
-            self.top.insert(at, d);
-        }
-    }
-    let mut w = W {
-        tree,
-        seen: HashSet::new(),
-        total_files: 0,
-        visible_by_layer: vec![0; layers],
-        top: Vec::with_capacity(MAX_DIRS + 1),
-    };
-    let mut path = String::new();
-    let (total_bytes, _) = w.dir(ROOT, &mut path);
+        _ => {}
+    });
+    let (total_bytes, _) = open.pop().expect("the root stays open");
     FinalWalk {
         total_bytes,
-        total_files: w.total_files,
-        unique_files: w.seen.len() as u64,
-        visible_by_layer: w.visible_by_layer,
-        largest_dirs: w.top,
+        total_files,
+        unique_files: seen.len() as u64,
+        visible_by_layer,
+        largest_dirs: top,
     }
+}
+
+/// True when absolute `path` has at most `n` components.
+fn depth_below(path: &str, n: usize) -> bool {
+    path.bytes().filter(|&b| b == b'/').take(n + 1).count() <= n
+}
+
+/// Keep the [`MAX_DIRS`] largest directories (ties: path order).
+fn offer(top: &mut Vec<DirSize>, path: &str, bytes: u64, files: u64) {
+    fn key(d: &DirSize) -> (std::cmp::Reverse<u64>, &str) {
+        (std::cmp::Reverse(d.bytes), d.path.as_str())
+    }
+    let new = (std::cmp::Reverse(bytes), path);
+    if top.len() == MAX_DIRS {
+        let last = top.last().expect("full");
+        if new >= key(last) {
+            return;
+        }
+        top.pop();
+    }
+    let at = top.partition_point(|x| key(x) < new);
+    top.insert(
+        at,
+        DirSize {
+            path: path.to_string(),
+            bytes,
+            files,
+        },
+    );
 }
 
 /// The report as pretty JSON, newline-terminated.
@@ -456,8 +454,14 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
     let mut out = String::new();
     let o = &mut out;
     let _ = match &report.reference {
-        Some(r) => writeln!(o, "{} {} ({r})", p.bold("Image"), report.image),
-        None => writeln!(o, "{} {}", p.bold("Image"), report.image),
+        Some(r) => writeln!(
+            o,
+            "{} {} ({})",
+            p.bold("Image"),
+            escape(&report.image),
+            escape(r)
+        ),
+        None => writeln!(o, "{} {}", p.bold("Image"), escape(&report.image)),
     };
     let _ = writeln!(
         o,
@@ -606,7 +610,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
                 o,
                 "    {:>24}  {}  {}",
                 both(r.bytes),
-                r.path,
+                escape(&r.path),
                 p.dim(&format!("({cause}, {})", plural(r.files, "file", "files")))
             );
         }
@@ -637,7 +641,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             "  {:>24}  {:>6}  {}",
             both(d.bytes),
             percent(d.bytes, report.total_bytes),
-            d.path
+            escape(&d.path)
         );
     }
     if report.largest_dirs.is_empty() {
@@ -674,7 +678,13 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
         human_bytes(d.size_bytes)
     );
     for f in d.inefficient_files.iter().take(TEXT_DIVE_FILES) {
-        let _ = writeln!(o, "    {:>3}×  {:>24}  {}", f.count, both(f.bytes), f.path);
+        let _ = writeln!(
+            o,
+            "    {:>3}×  {:>24}  {}",
+            f.count,
+            both(f.bytes),
+            escape(&f.path)
+        );
     }
     if d.inefficient_files_total > TEXT_DIVE_FILES {
         let _ = writeln!(
@@ -715,7 +725,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             a.what
         );
         for e in &a.examples {
-            let _ = writeln!(o, "    {:>24}  {}", both(e.bytes), e.path);
+            let _ = writeln!(o, "    {:>24}  {}", both(e.bytes), escape(&e.path));
         }
         if a.roots > a.examples.len() {
             let _ = writeln!(o, "    {}", p.dim(&format!("… {} paths in all", a.roots)));
@@ -730,7 +740,7 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
             );
         }
         let _ = writeln!(o, "    matches: {}", a.patterns.join("; "));
-        let _ = writeln!(o, "    {}", a.run);
+        let _ = writeln!(o, "    {}", escape(&a.run));
         let _ = writeln!(o, "    {}", p.dim(&format!("note: {}", a.note)));
     }
     let _ = writeln!(o);

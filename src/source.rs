@@ -89,7 +89,32 @@ pub enum SourceError {
         /// Its size.
         size: u64,
     },
-    /// A blob's sha256 is not its digest.
+    /// A blob or file of the layout that is there but must not be read: not
+    /// a regular file (a FIFO would block the read forever), or a symlink
+    /// leading out of the layout directory.
+    #[error("{input}: `{name}`: {why}")]
+    Refused {
+        /// The image path as given.
+        input: String,
+        /// The blob or file.
+        name: String,
+        /// Why it is not read.
+        why: String,
+    },
+    /// A digest whose algorithm imgaudit cannot verify.
+    #[error(
+        "{input}: `{name}`: digest `{}` uses an unsupported algorithm (supported: `sha256`, `sha512`)",
+        crate::escape::clip(.digest, crate::escape::MAX_VALUE)
+    )]
+    UnsupportedDigest {
+        /// The image path as given.
+        input: String,
+        /// The blob or member.
+        name: String,
+        /// The digest as written.
+        digest: String,
+    },
+    /// A blob's hash is not its digest.
     #[error("{input}: `{name}`: digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
         /// The input.
@@ -152,14 +177,28 @@ pub trait BlobStore: Send + Sync {
     fn is_dir(&self) -> bool {
         false
     }
+
+    /// Why [`BlobStore::get`] answered `None` for a `name` that is there
+    /// but must not be read (not a regular file, a symlink out of the
+    /// store); `None` when it is simply absent.
+    fn refused(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 impl dyn BlobStore + '_ {
     /// The member at `name`, or a `Missing` error.
     pub fn require(&self, name: &str) -> Result<Blob, SourceError> {
-        self.get(name).ok_or_else(|| SourceError::Missing {
-            input: self.input().to_string(),
-            name: name.to_string(),
+        self.get(name).ok_or_else(|| match self.refused(name) {
+            Some(why) => SourceError::Refused {
+                input: self.input().to_string(),
+                name: name.to_string(),
+                why,
+            },
+            None => SourceError::Missing {
+                input: self.input().to_string(),
+                name: name.to_string(),
+            },
         })
     }
 
@@ -209,10 +248,19 @@ pub fn verify_bytes(
     expected: &str,
 ) -> Result<(), SourceError> {
     use sha2::Digest as _;
-    if !expected.starts_with("sha256:") {
-        return Ok(());
-    }
-    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    // Every algorithm the OCI spec registers is verified; any other is
+    // refused rather than trusted unverified (issue 14).
+    let actual = match expected.split_once(':').map(|(alg, _)| alg) {
+        Some("sha256") => format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))),
+        Some("sha512") => format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes))),
+        _ => {
+            return Err(SourceError::UnsupportedDigest {
+                input: input.to_string(),
+                name: name.to_string(),
+                digest: expected.to_string(),
+            })
+        }
+    };
     if actual != expected {
         return Err(SourceError::DigestMismatch {
             input: input.to_string(),
@@ -222,6 +270,24 @@ pub fn verify_bytes(
         });
     }
     Ok(())
+}
+
+/// What a non-regular file is, for an error message.
+pub(crate) fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The member name of a blob in an OCI layout: `blobs/<alg>/<hex>`.
@@ -437,6 +503,19 @@ pub fn open_with(
         })?;
         if meta.is_dir() {
             Box::new(oci_layout::DirStore::open(&path)?)
+        } else if !meta.is_file() {
+            // Checked before opening: opening a FIFO blocks until a writer
+            // comes, and a device never ends (issue 14).
+            return Err(SourceError::Open {
+                path: input,
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "not a regular file or directory ({}); pipe a stream to `imgaudit -` instead",
+                        file_kind(&meta.file_type())
+                    ),
+                ),
+            });
         } else {
             Box::new(tarball::TarStore::open(&path)?)
         }
@@ -451,9 +530,12 @@ pub fn resolve(
     tag: Option<&str>,
     platform: &Platform,
 ) -> Result<ResolvedImage, SourceError> {
-    if store.get("manifest.json").is_some() {
+    // A refused `manifest.json`/`index.json` (a FIFO, a symlink out of the
+    // layout) is there: reading it reports why, instead of "not an image".
+    let present = |name| store.get(name).is_some() || store.refused(name).is_some();
+    if present("manifest.json") {
         docker_archive::resolve(store, tag)
-    } else if store.get("index.json").is_some() {
+    } else if present("index.json") {
         oci_layout::resolve(store, tag, platform)
     } else {
         Err(SourceError::NotAnImage(store.input().to_string()))

@@ -155,6 +155,34 @@ pub enum TreeError {
     },
 }
 
+/// What [`MergedTree::walk_events`] reports about a node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WalkEvent {
+    /// The node is reached (before a directory's children).
+    Enter,
+    /// A directory is left (after its children).
+    Leave,
+}
+
+/// Why a resolution failed, before the path is attached ([`TreeError`]).
+#[derive(Copy, Clone, Debug)]
+enum Fail {
+    NotFound,
+    Loop,
+    NotADirectory,
+}
+
+impl Fail {
+    fn at(self, path: &str) -> TreeError {
+        let path = path.to_string();
+        match self {
+            Fail::NotFound => TreeError::NotFound(path),
+            Fail::Loop => TreeError::Loop(path),
+            Fail::NotADirectory => TreeError::NotADirectory(path),
+        }
+    }
+}
+
 /// Result of resolving a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
@@ -171,6 +199,9 @@ pub struct MergedTree {
     pub(crate) contents: Vec<Content>,
     /// Positioned access to each layer's bytes, when it was seekable.
     pub(crate) layer_access: Vec<Option<FileRange>>,
+    /// Symlinks that lead to a directory: where, and the hops it took
+    /// (see [`MergedTree::follow`]).
+    link_cache: std::sync::Mutex<std::collections::HashMap<NodeId, (NodeId, usize)>>,
 }
 
 impl Default for MergedTree {
@@ -199,6 +230,7 @@ impl MergedTree {
             }],
             contents: Vec::new(),
             layer_access,
+            link_cache: Default::default(),
         }
     }
 
@@ -268,77 +300,98 @@ impl MergedTree {
         path: &str,
         follow_final: bool,
     ) -> Result<Resolved, TreeError> {
-        // `stack` holds the directories walked so far, so `..` pops to the
-        // real parent of where a symlink led, as the kernel does.
-        let mut stack: Vec<NodeId> = self.ancestry(start);
-        if path.starts_with('/') {
-            stack.truncate(1);
-        }
-        // Components still to walk, last first.
-        let mut todo: Vec<Box<str>> = path
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .rev()
-            .map(Into::into)
-            .collect();
         let mut hops = 0usize;
-        while let Some(comp) = todo.pop() {
-            let cur = *stack.last().expect("stack holds the root");
-            if &*comp == "." {
-                continue;
-            }
-            if &*comp == ".." {
-                if stack.len() > 1 {
-                    stack.pop();
-                }
-                continue;
-            }
-            let Some(children) = self.nodes[cur as usize].children.as_ref() else {
-                return Err(TreeError::NotADirectory(path.to_string()));
-            };
-            let Some(&next) = children.get(&*comp) else {
-                return Err(TreeError::NotFound(path.to_string()));
-            };
-            let node = &self.nodes[next as usize];
-            let is_last = todo.is_empty();
-            if node.kind == Kind::Symlink && (!is_last || follow_final) {
-                hops += 1;
-                if hops > MAX_HOPS {
-                    return Err(TreeError::Loop(path.to_string()));
-                }
-                let target = node.link.as_deref().unwrap_or("");
-                if target.starts_with('/') {
-                    stack.truncate(1);
-                }
-                todo.extend(
-                    target
-                        .split('/')
-                        .filter(|c| !c.is_empty() && *c != ".")
-                        .rev()
-                        .map(Into::into),
-                );
-                continue;
-            }
-            if !is_last && node.kind != Kind::Dir {
-                return Err(TreeError::NotADirectory(path.to_string()));
-            }
-            stack.push(next);
-        }
-        let id = *stack.last().expect("stack holds the root");
+        let id = self
+            .resolve_id(start, path, follow_final, &mut hops)
+            .map_err(|fail| fail.at(path))?;
         Ok(Resolved {
             id,
             path: self.path_of(id),
         })
     }
 
-    fn ancestry(&self, mut id: NodeId) -> Vec<NodeId> {
-        let mut v = vec![id];
-        while id != ROOT {
-            id = self.nodes[id as usize].parent;
-            v.push(id);
+    /// [`MergedTree::resolve_from`] without the path, counting symlinks
+    /// followed in `hops`.
+    ///
+    /// The walk keeps only the node it is at: `..` goes to that node's
+    /// parent, which is the real parent of where a symlink led, as in the
+    /// kernel's walk (the directories walked so far are always the ancestry
+    /// of the current one). A symlink is followed by resolving its target
+    /// from its own directory ([`MergedTree::follow`]), at most
+    /// [`MAX_HOPS`] deep in all.
+    fn resolve_id(
+        &self,
+        start: NodeId,
+        path: &str,
+        follow_final: bool,
+        hops: &mut usize,
+    ) -> Result<NodeId, Fail> {
+        let mut cur = if path.starts_with('/') { ROOT } else { start };
+        let mut comps = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .peekable();
+        while let Some(comp) = comps.next() {
+            if comp == ".." {
+                cur = self.nodes[cur as usize].parent; // the root's parent is the root
+                continue;
+            }
+            let children = self.nodes[cur as usize]
+                .children
+                .as_ref()
+                .ok_or(Fail::NotADirectory)?;
+            let &next = children.get(comp).ok_or(Fail::NotFound)?;
+            let node = &self.nodes[next as usize];
+            let is_last = comps.peek().is_none();
+            if node.kind == Kind::Symlink && (!is_last || follow_final) {
+                *hops += 1;
+                if *hops > MAX_HOPS {
+                    return Err(Fail::Loop);
+                }
+                cur = self.follow(next, cur, hops)?;
+                continue;
+            }
+            if !is_last && node.kind != Kind::Dir {
+                return Err(Fail::NotADirectory);
+            }
+            cur = next;
         }
-        v.reverse();
-        v
+        Ok(cur)
+    }
+
+    /// Where symlink `link` (a child of directory `dir`) leads, its whole
+    /// target followed.
+    ///
+    /// A symlink that leads to a directory is resolved once and remembered,
+    /// with the hops its target took: a target of 100,000 components would
+    /// otherwise be split and walked again for every path through it, that
+    /// is for every child of the directory it names (issue 14). The answer
+    /// depends only on directories and symlinks that exist, so adding nodes
+    /// keeps it right; [`MergedTree::unlink`] of a directory or a symlink
+    /// forgets every answer.
+    fn follow(&self, link: NodeId, dir: NodeId, hops: &mut usize) -> Result<NodeId, Fail> {
+        let known = self
+            .link_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&link).copied());
+        if let Some((to, took)) = known {
+            *hops += took;
+            return if *hops > MAX_HOPS {
+                Err(Fail::Loop)
+            } else {
+                Ok(to)
+            };
+        }
+        let before = *hops;
+        let target = self.nodes[link as usize].link.as_deref().unwrap_or("");
+        let to = self.resolve_id(dir, target, true, hops)?;
+        if self.nodes[to as usize].is_dir() {
+            if let Ok(mut c) = self.link_cache.lock() {
+                c.insert(link, (to, *hops - before));
+            }
+        }
+        Ok(to)
     }
 
     /// List a directory (following symlinks to it): `(name, id)` sorted.
@@ -356,27 +409,59 @@ impl MergedTree {
     /// Visit every node below `start` (not `start` itself) depth-first in
     /// name order, with its absolute path. Symlinks are not followed.
     pub fn walk(&self, start: NodeId, mut visit: impl FnMut(&str, NodeId, &Node)) {
-        let base = self.path_of(start);
-        let mut path = if base == "/" { String::new() } else { base };
-        self.walk_inner(start, &mut path, &mut visit);
+        self.walk_events(start, |event, path, id, node| {
+            if event == WalkEvent::Enter {
+                visit(path, id, node);
+            }
+        });
     }
 
-    fn walk_inner(
+    /// [`MergedTree::walk`] that also reports leaving each directory (after
+    /// its children), for walks that sum a subtree or close a scope.
+    ///
+    /// The walk is iterative, with an explicit stack of child iterators: a
+    /// layer can nest directories 100,000 deep for the price of one long
+    /// name, and a recursive walk overflows the thread's stack long before
+    /// that (issue 14). The path is one buffer, grown and truncated in
+    /// place, so a visit costs the length of its own name, not of its path.
+    pub fn walk_events(
         &self,
-        id: NodeId,
-        path: &mut String,
-        visit: &mut impl FnMut(&str, NodeId, &Node),
+        start: NodeId,
+        mut visit: impl FnMut(WalkEvent, &str, NodeId, &Node),
     ) {
-        for (name, child) in self.children(id) {
-            let len = path.len();
-            path.push('/');
-            path.push_str(name);
-            let node = self.node(child);
-            visit(path, child, node);
-            if node.is_dir() {
-                self.walk_inner(child, path, visit);
+        let base = self.path_of(start);
+        let mut path = if base == "/" { String::new() } else { base };
+        type Children<'t> = Option<std::collections::btree_map::Iter<'t, Box<str>, NodeId>>;
+        // Per open directory: its remaining children, and (id, path length
+        // before its name) to report and undo when it is left.
+        let mut stack: Vec<(Children<'_>, Option<(NodeId, usize)>)> = vec![(
+            self.nodes[start as usize]
+                .children
+                .as_ref()
+                .map(|c| c.iter()),
+            None,
+        )];
+        while let Some((children, _)) = stack.last_mut() {
+            match children.as_mut().and_then(Iterator::next) {
+                Some((name, &child)) => {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(name);
+                    let node = self.node(child);
+                    visit(WalkEvent::Enter, &path, child, node);
+                    if node.is_dir() {
+                        stack.push((node.children.as_ref().map(|c| c.iter()), Some((child, len))));
+                    } else {
+                        path.truncate(len);
+                    }
+                }
+                None => {
+                    if let Some((_, Some((dir, len)))) = stack.pop() {
+                        visit(WalkEvent::Leave, &path, dir, self.node(dir));
+                        path.truncate(len);
+                    }
+                }
             }
-            path.truncate(len);
         }
     }
 
@@ -528,14 +613,161 @@ impl MergedTree {
         node.name = name.into();
         self.nodes.push(node);
         let id = self.nodes.len() as NodeId - 1;
-        self.nodes[parent as usize]
+        let old = self.nodes[parent as usize]
             .children
             .get_or_insert_with(BTreeMap::new)
             .insert(name.into(), id);
+        if let Some(old) = old {
+            self.forget_links(old);
+        }
         id
     }
 
     pub(crate) fn unlink(&mut self, parent: NodeId, name: &str) -> Option<NodeId> {
-        self.nodes[parent as usize].children.as_mut()?.remove(name)
+        let old = self.nodes[parent as usize]
+            .children
+            .as_mut()?
+            .remove(name)?;
+        self.forget_links(old);
+        Some(old)
+    }
+
+    /// Forget remembered symlink resolutions when `gone`, a directory or a
+    /// symlink that one of them may pass through, leaves the tree. (A file
+    /// leaving cannot change where a symlink to a directory leads.)
+    fn forget_links(&mut self, gone: NodeId) {
+        if matches!(self.nodes[gone as usize].kind, Kind::Dir | Kind::Symlink) {
+            if let Ok(c) = self.link_cache.get_mut() {
+                c.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> Node {
+        Node {
+            kind: Kind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            layer: 0,
+            link: None,
+            content: None,
+            name: "".into(),
+            parent: ROOT,
+            children: Some(BTreeMap::new()),
+        }
+    }
+
+    // See: issue 14
+    // Proves: a chain of 100,000 directories is walked (on a thread with a
+    // small stack, where the old recursive walk overflowed) in order, each
+    // directory entered once and left once, innermost left first.
+    #[test]
+    fn r14_walk_is_iterative() {
+        const DEPTH: usize = 100_000;
+        let mut tree = MergedTree::default();
+        let mut cur = ROOT;
+        for _ in 0..DEPTH {
+            cur = tree.alloc(dir(), cur, "d");
+        }
+        tree.alloc(dir(), ROOT, "e");
+        let events = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                let mut events = Vec::new();
+                tree.walk_events(ROOT, |e, path, _, _| events.push((e, path.len())));
+                (events, tree.len())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (events, len) = events;
+        assert_eq!(len, DEPTH + 1);
+        assert_eq!(events.len(), 2 * (DEPTH + 1));
+        // Down the chain, back up it, then `/e`.
+        assert_eq!(events[0], (WalkEvent::Enter, 2));
+        assert_eq!(events[DEPTH - 1], (WalkEvent::Enter, 2 * DEPTH));
+        assert_eq!(events[DEPTH], (WalkEvent::Leave, 2 * DEPTH));
+        assert_eq!(events[2 * DEPTH - 1], (WalkEvent::Leave, 2));
+        assert_eq!(events[2 * DEPTH], (WalkEvent::Enter, 2));
+        assert_eq!(events[2 * DEPTH + 1], (WalkEvent::Leave, 2));
+    }
+
+    // See: issue 14
+    // Proves: a symlink whose target has 200,000 components is walked once,
+    // not once per path through it: 2,000 lookups of children behind it
+    // take well under the time one walk per lookup would (400 million
+    // steps), and they resolve where the kernel would; removing a directory
+    // the symlink passes through is seen by the next lookup.
+    #[test]
+    fn r14_long_symlink_target_is_resolved_once() {
+        const DEPTH: usize = 100_000;
+        let mut tree = MergedTree::default();
+        let mut cur = ROOT;
+        for _ in 0..DEPTH {
+            cur = tree.alloc(dir(), cur, "d");
+        }
+        for i in 0..2_000 {
+            tree.alloc(dir(), ROOT, &format!("x{i}"));
+        }
+        // `d/d/…/d/../../…/..`: down the chain and back up to `/`.
+        let target = format!("{}{}", "d/".repeat(DEPTH), "../".repeat(DEPTH));
+        let link = Node {
+            kind: Kind::Symlink,
+            link: Some(target.into()),
+            children: None,
+            ..dir()
+        };
+        tree.alloc(link, ROOT, "l");
+        let start = std::time::Instant::now();
+        for i in 0..2_000 {
+            let r = tree.stat(&format!("/l/x{i}")).unwrap();
+            assert_eq!(r.path, format!("/x{i}"));
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        // Cut the chain: the symlink now dangles.
+        tree.unlink(ROOT, "d");
+        assert!(matches!(tree.stat("/l/x0"), Err(TreeError::NotFound(_))));
+    }
+
+    // See: issue 14
+    // Proves: remembered symlinks count their hops as the kernel does: a
+    // chain of 40 symlinks to a directory resolves, 41 is a loop, whether or
+    // not the shorter chain was resolved (and remembered) first.
+    #[test]
+    fn r14_remembered_symlinks_keep_the_hop_limit() {
+        let mut tree = MergedTree::default();
+        tree.alloc(dir(), ROOT, "real");
+        for i in 0..=MAX_HOPS {
+            let target = if i == MAX_HOPS {
+                "real".to_string()
+            } else {
+                format!("c{}", i + 1)
+            };
+            let link = Node {
+                kind: Kind::Symlink,
+                link: Some(target.into()),
+                children: None,
+                ..dir()
+            };
+            tree.alloc(link, ROOT, &format!("c{i}"));
+        }
+        for _ in 0..2 {
+            assert_eq!(tree.stat("/c1").unwrap().path, "/real");
+            assert!(matches!(tree.stat("/c0"), Err(TreeError::Loop(_))));
+            assert!(matches!(tree.stat("/c0/"), Err(TreeError::Loop(_))));
+            assert_eq!(tree.lstat("/c0").unwrap().path, "/c0");
+        }
     }
 }

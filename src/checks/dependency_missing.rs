@@ -4,6 +4,8 @@
 //! installed in the environment. Import of the requiring package, or of the
 //! code path using the dependency, fails at run time.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{CheckCtx, Code};
@@ -33,7 +35,7 @@ pub(crate) fn applicable<'a>(
     let index = facts.dist_index();
     let mut out = Vec::new();
     for d in &facts.dists {
-        for req in &d.requires {
+        for req in d.requires.iter() {
             if !requirement_applies(&req.requirement, &menv) {
                 continue;
             }
@@ -85,22 +87,33 @@ impl From<DependencyMissing> for Finding {
     }
 }
 
+/// The first layer that removed a dist-info/egg-info of each distribution
+/// (by normalised name) from this environment's site dirs: indexed once, so
+/// each missing requirement is one lookup, not a scan of every removal.
+fn removed_dists(cx: &CheckCtx<'_>, facts: &EnvFacts) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for site in &facts.env.site_dirs {
+        for (i, p) in cx.history.deleted_within(site) {
+            let base = p.rsplit('/').next().unwrap_or("");
+            if let Some((n, _)) = crate::python::dist::split_dir_name(base) {
+                let e = out.entry(normalize_name(&n)).or_insert(i);
+                *e = (*e).min(i);
+            }
+        }
+    }
+    out
+}
+
 /// Run the check.
 pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
     for facts in cx.facts {
+        let removed_dists = removed_dists(cx, facts);
         for (d, req, installed) in applicable(cx, facts) {
             if installed.is_some() {
                 continue;
             }
             let name = req.requirement.name.to_string();
-            let removed = facts.env.site_dirs.iter().find_map(|site| {
-                cx.history.deleted_within(site).find_map(|(i, p)| {
-                    let base = p.rsplit('/').next().unwrap_or("");
-                    crate::python::dist::split_dir_name(base)
-                        .is_some_and(|(n, _)| normalize_name(&n) == req.key())
-                        .then_some(i)
-                })
-            });
+            let removed = removed_dists.get(req.key()).copied();
             out.push(
                 DependencyMissing {
                     dir: d.dir.clone(),

@@ -6,8 +6,10 @@
 use serde::Serialize;
 
 use super::{CheckCtx, Code};
+use std::collections::HashMap;
+
 use crate::finding::{Finding, Step};
-use crate::python::record::resolve_record_path;
+use crate::python::record::{resolve_record_path, RecordEntry};
 
 /// The typed diagnostic. JSON fields: `distribution`, `entry_point`.
 #[derive(Clone, Debug, Serialize)]
@@ -66,25 +68,34 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             let (Some(_), Some(record)) = (&d.installer, &d.record) else {
                 continue;
             };
+            // RECORD rows that name a launcher (a file in one of the
+            // environment's bin dirs, or in any `bin/`), by file name:
+            // indexed once per dist, so each entry point is one lookup
+            // instead of a pass over every row.
+            let mut launchers: HashMap<String, Vec<(&RecordEntry, String)>> = HashMap::new();
+            for row in &record.entries {
+                let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
+                    continue;
+                };
+                let Some((dir, name)) = path.rsplit_once('/') else {
+                    continue;
+                };
+                if dir.ends_with("/bin") || facts.env.bin_dirs.iter().any(|b| b == dir) {
+                    let name = name.to_string();
+                    launchers.entry(name).or_default().push((row, path));
+                }
+            }
             for ep in d
                 .entry_points
                 .console_scripts()
                 .iter()
                 .chain(d.entry_points.gui_scripts())
             {
-                for row in &record.entries {
-                    let Some(path) = resolve_record_path(&d.site_dir, &row.path) else {
-                        continue;
-                    };
-                    let is_launcher = facts
-                        .env
-                        .bin_dirs
-                        .iter()
-                        .any(|b| path == format!("{b}/{}", ep.name))
-                        || path.ends_with(&format!("/bin/{}", ep.name));
-                    if !is_launcher || cx.tree.lstat(&path).is_ok() {
+                for (row, path) in launchers.get(ep.name.as_str()).into_iter().flatten() {
+                    if cx.tree.lstat(path).is_ok() {
                         continue;
                     }
+                    let path = path.clone();
                     out.push(
                         ShimMissing {
                             deleted_by: cx.removed_by(&path).map(|l| cx.step(l)),

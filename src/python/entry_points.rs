@@ -36,9 +36,16 @@ pub struct EntryPoints {
     /// twice is merged; duplicate names are kept (the first one is what
     /// `importlib.metadata` returns).
     pub groups: BTreeMap<String, Vec<EntryPoint>>,
-    /// Lines that could not be read, in file order.
+    /// Lines that could not be read, in file order: the first
+    /// [`MAX_LINE_ERRORS`] ([`EntryPoints::error_count`] counts them all).
     pub errors: Vec<EntryPointLineError>,
+    /// How many lines could not be read, in all.
+    pub error_count: usize,
 }
+
+/// Line errors kept in [`EntryPoints::errors`]; the rest are only counted
+/// (millions of bad lines would otherwise cost gigabytes, issue 14).
+pub const MAX_LINE_ERRORS: usize = 100;
 
 /// One `name = module:attr [extras]` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +75,7 @@ pub struct EntryPointLineError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EntryPointErrorKind {
     /// Not a section header and no `=`.
-    #[error("`{text}` is neither a `[group]` header nor `name = value`")]
+    #[error("`{}` is neither a `[group]` header nor `name = value`", crate::escape::clip(.text, crate::escape::MAX_VALUE))]
     MissingEquals {
         /// The stripped line.
         text: String,
@@ -77,7 +84,7 @@ pub enum EntryPointErrorKind {
     #[error("empty group name")]
     EmptyGroup,
     /// An entry before any `[group]`; `importlib.metadata` ignores it.
-    #[error("entry `{name}` is outside any `[group]` section")]
+    #[error("entry `{}` is outside any `[group]` section", crate::escape::clip(.name, crate::escape::MAX_VALUE))]
     OutsideGroup {
         /// The entry's name.
         name: String,
@@ -86,7 +93,7 @@ pub enum EntryPointErrorKind {
     #[error("entry with an empty name")]
     EmptyName,
     /// The value is not `module[:attr] [extras]`.
-    #[error("`{value}` is not an object reference `module:attr [extras]`")]
+    #[error("`{}` is not an object reference `module:attr [extras]`", crate::escape::clip(.value, crate::escape::MAX_VALUE))]
     BadObjectReference {
         /// The value as written.
         value: String,
@@ -107,7 +114,12 @@ impl EntryPoints {
             if text.is_empty() || text.starts_with('#') || text.starts_with(';') {
                 continue;
             }
-            let mut push_err = |kind| out.errors.push(EntryPointLineError { line, kind });
+            let mut push_err = |kind| {
+                out.error_count += 1;
+                if out.errors.len() < MAX_LINE_ERRORS {
+                    out.errors.push(EntryPointLineError { line, kind });
+                }
+            };
             if text.starts_with('[') && text.ends_with(']') {
                 // `value.strip('[]')`: strips every leading `[` and trailing `]`.
                 let name = text.trim_start_matches('[').trim_end_matches(']');
@@ -443,5 +455,16 @@ mod tests {
             let eps = EntryPoints::parse(input);
             assert!(eps.console_scripts().is_empty(), "{what}");
         }
+    }
+
+    // See: issue 14
+    // Proves: an entry_points.txt of many bad lines keeps the first
+    // MAX_LINE_ERRORS errors and counts them all.
+    #[test]
+    fn r14_line_errors_are_capped_and_counted() {
+        let eps = EntryPoints::parse(format!("[g]\n{}", "no equals\n".repeat(250)).as_bytes());
+        assert_eq!(eps.error_count, 250);
+        assert_eq!(eps.errors.len(), MAX_LINE_ERRORS);
+        assert_eq!(eps.errors[0].line, 2);
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::dist::{load_site_dir, Dist};
+use super::dist::{load_site_dir_with, Dist, ParseCache};
 use super::entry_points::EntryPoint;
 use super::env::{discover, Env};
 use super::launcher::{self, Launcher};
@@ -55,6 +55,10 @@ pub struct EnvFacts {
     pub extra_dists: Vec<Dist>,
     /// Launchers in its bin dirs.
     pub launchers: Vec<LauncherFile>,
+    /// Launchers by the normalised name of a distribution whose metadata
+    /// they depend on, built on first use by
+    /// [`crate::checks::affected_launchers`].
+    pub(crate) launchers_by_dependency: std::sync::OnceLock<HashMap<String, Vec<String>>>,
 }
 
 impl EnvFacts {
@@ -129,17 +133,19 @@ fn launchers_in(tree: &MergedTree, bin_dir: &str, starts: &[String]) -> Vec<Laun
 pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
     let envs = discover(tree, config.env_var("PYTHONPATH"));
     let starts = crate::exec::start_commands(tree, config);
+    // One cache for every environment: a hard-linked RECORD is parsed once.
+    let cache = ParseCache::default();
     envs.into_par_iter()
         .map(|env| {
             let dists = env
                 .site_dirs
                 .iter()
-                .flat_map(|s| load_site_dir(tree, s))
+                .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
             let extra_dists = env
                 .extra_site_dirs
                 .iter()
-                .flat_map(|s| load_site_dir(tree, s))
+                .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
             let launchers = env
                 .bin_dirs
@@ -151,6 +157,7 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
                 dists,
                 extra_dists,
                 launchers,
+                launchers_by_dependency: Default::default(),
             }
         })
         .collect()

@@ -70,12 +70,90 @@ pub struct RequirementError {
 pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
     // pip strips first: a folded header may start with a newline.
     let trimmed = input.trim();
-    check_pep508_rs_panics(trimmed)
+    check_bounds(trimmed)
+        .and_then(|()| check_pep508_rs_panics(trimmed))
         .and_then(|()| Requirement::from_str(trimmed))
         .map_err(|source| RequirementError {
             input: input.to_owned(),
             source: Box::new(source),
         })
+}
+
+/// The longest requirement string parsed, in bytes. Real ones are far
+/// shorter (a long URL, or a marker listing a dozen platforms, is a few
+/// hundred bytes).
+pub const MAX_REQUIREMENT_LEN: usize = 2048;
+
+/// The most comparisons (quoted values) a marker may hold.
+pub const MAX_MARKER_COMPARISONS: usize = 24;
+
+/// The deepest a marker's parentheses may nest.
+pub const MAX_MARKER_NESTING: usize = 16;
+
+/// Rejects, before `pep508_rs` sees them, requirements whose marker would
+/// cost it unbounded stack or time (issue 14):
+///
+/// - Its marker parser recurses once per parenthesis: about 4,000 nested
+///   `(` overflow the stack.
+/// - It normalises a marker into a decision diagram in which every distinct
+///   `extra == '…'` (and `'…' in <key>`) is a boolean variable; an or of
+///   ands over distinct extras, `(extra == 'a1' and extra == 'b1') or …`,
+///   grows exponentially with the number of terms (20 terms, 760 bytes:
+///   over 10 s; a 900-byte one built 3.9 GB).
+///
+/// So the string is bounded ([`MAX_REQUIREMENT_LEN`]), and its marker's
+/// nesting ([`MAX_MARKER_NESTING`]) and number of comparisons
+/// ([`MAX_MARKER_COMPARISONS`], counted as quoted values: every comparison
+/// has exactly one) are bounded before parsing. At the bounds the worst
+/// case measured takes milliseconds; real markers stay far below them.
+fn check_bounds(input: &str) -> Result<(), Pep508Error<RequirementUrl>> {
+    let refuse = |message: String, start: usize| {
+        Err(Pep508Error {
+            message: Pep508ErrorSource::String(message),
+            start,
+            len: 1,
+            // Shown with a caret under `start`: whole when in bounds.
+            input: crate::escape::clip(input, MAX_REQUIREMENT_LEN).into_owned(),
+        })
+    };
+    if input.len() > MAX_REQUIREMENT_LEN {
+        return refuse(
+            format!(
+                "Requirement is {} bytes, longer than the {MAX_REQUIREMENT_LEN} imgaudit parses",
+                input.len()
+            ),
+            0,
+        );
+    }
+    let (mut depth, mut quoted, mut quote) = (0usize, 0usize, None);
+    for (i, c) in input.chars().enumerate() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                quoted += 1;
+                if quoted > MAX_MARKER_COMPARISONS {
+                    return refuse(
+                        format!("Marker has more than {MAX_MARKER_COMPARISONS} comparisons"),
+                        i,
+                    );
+                }
+            }
+            (None, '(') => {
+                depth += 1;
+                if depth > MAX_MARKER_NESTING {
+                    return refuse(
+                        format!("Marker nests parentheses deeper than {MAX_MARKER_NESTING}"),
+                        i,
+                    );
+                }
+            }
+            (None, ')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Rejects, before `pep508_rs` sees them, two kinds of input on which `pep508_rs`
@@ -606,6 +684,59 @@ mod tests {
         let url = req("pkg @ https://example.org/${HOME}/pkg.whl");
         assert!(
             matches!(&url.version_or_url, Some(VersionOrUrl::Url(u)) if u.0 == "https://example.org/${HOME}/pkg.whl")
+        );
+    }
+
+    // See: issue 14
+    // Proves: markers pep508_rs cannot parse in bounded stack or time are
+    // refused before it sees them: 1,000 nested parentheses (a stack
+    // overflow), an or of 20 ands over distinct extras (seconds to minutes,
+    // gigabytes), an over-long string; real long markers and one at the
+    // comparison bound still parse, and quickly.
+    #[test]
+    fn r14_markers_are_bounded() {
+        // 1,000 deep fits the length bound; the 4,000 of the issue do not.
+        let deep = format!(
+            "x; {}python_version > '3'{}",
+            "(".repeat(1000),
+            ")".repeat(1000)
+        );
+        let terms = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("(extra == 'a{i}' and extra == 'b{i}')"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let bomb = format!("x; {}", terms(20));
+        let long = format!("x @ https://example.com/{}", "a".repeat(3000));
+        let start = std::time::Instant::now();
+        for (what, input, why) in [
+            ("nesting", &deep, "Marker nests parentheses deeper than 16"),
+            ("or of ands", &bomb, "Marker has more than 24 comparisons"),
+            (
+                "length",
+                &long,
+                "Requirement is 3024 bytes, longer than the 2048 imgaudit parses",
+            ),
+        ] {
+            let e = parse_requirement(input).unwrap_err();
+            assert!(
+                e.source.to_string().starts_with(why),
+                "{what}: {}",
+                e.source
+            );
+        }
+        // greenlet's marker as SQLAlchemy 2.0 declares it (~230 bytes).
+        let real = "greenlet!=0.4.17; python_version < \"3.13\" and (platform_machine == \"aarch64\" or (platform_machine == \"ppc64le\" or (platform_machine == \"x86_64\" or (platform_machine == \"amd64\" or (platform_machine == \"AMD64\" or (platform_machine == \"win32\" or platform_machine == \"WIN32\"))))))";
+        let env = MarkerEnv::new("3.11", "amd64").unwrap();
+        assert!(requirement_applies(&req(real), &env));
+        // At the bound: 12 terms, 24 comparisons.
+        let at_bound = req(&format!("x; {}", terms(12)));
+        assert!(!requirement_applies(&at_bound, &env));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

@@ -38,8 +38,25 @@ pub struct Record {
     /// RECORDs list some paths twice). A row whose hash or size field is bad is still
     /// here, with that field `None`, and the problem is in [`Record::errors`].
     pub entries: Vec<RecordEntry>,
-    /// Problems, one per bad field or row, in file order.
+    /// Problems, one per bad field or row, in file order: the first
+    /// [`MAX_ROW_ERRORS`] of them ([`Record::error_count`] counts them all).
     pub errors: Vec<RecordRowError>,
+    /// How many problems there were in all.
+    pub error_count: usize,
+}
+
+/// Row errors kept in [`Record::errors`]: a crafted RECORD can hold millions
+/// of bad rows, and one error each would cost gigabytes (issue 14); the rest
+/// are only counted.
+pub const MAX_ROW_ERRORS: usize = 100;
+
+impl Record {
+    fn push_error(&mut self, error: RecordRowError) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_ROW_ERRORS {
+            self.errors.push(error);
+        }
+    }
 }
 
 /// One RECORD row.
@@ -100,13 +117,13 @@ pub enum RecordRowErrorKind {
         count: usize,
     },
     /// The hash field has no `=`.
-    #[error("hash `{field}` is not `<algorithm>=<digest>`")]
+    #[error("hash `{}` is not `<algorithm>=<digest>`", crate::escape::clip(.field, crate::escape::MAX_VALUE))]
     HashWithoutAlgorithm {
         /// The hash field as written.
         field: String,
     },
     /// The digest is not urlsafe base64.
-    #[error("the digest in `{field}` is not urlsafe base64: {reason}")]
+    #[error("the digest in `{}` is not urlsafe base64: {reason}", crate::escape::clip(.field, crate::escape::MAX_VALUE))]
     BadDigest {
         /// The hash field as written.
         field: String,
@@ -124,7 +141,7 @@ pub enum RecordRowErrorKind {
         actual: usize,
     },
     /// The size field is not a non-negative integer.
-    #[error("size `{field}` is not a non-negative integer")]
+    #[error("size `{}` is not a non-negative integer", crate::escape::clip(.field, crate::escape::MAX_VALUE))]
     BadSize {
         /// The size field as written.
         field: String,
@@ -157,7 +174,7 @@ pub fn parse_record(bytes: &[u8]) -> Record {
                 let at = err.position().map_or(bytes.len(), |p| p.byte() as usize);
                 let line = lines.line_at(bytes, at);
                 let reason = err.to_string();
-                record.errors.push(RecordRowError {
+                record.push_error(RecordRowError {
                     line,
                     kind: RecordRowErrorKind::Csv { reason },
                 });
@@ -207,7 +224,7 @@ impl LineCounter {
 }
 
 fn parse_row(row: &csv::ByteRecord, line: u64, record: &mut Record) {
-    let mut push_err = |kind| record.errors.push(RecordRowError { line, kind });
+    let mut push_err = |kind| record.push_error(RecordRowError { line, kind });
     if row.len() > 3 {
         push_err(RecordRowErrorKind::TooManyFields { count: row.len() });
         return;
@@ -695,5 +712,16 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(is_pyc(path), expected, "{path}");
         }
+    }
+
+    // See: issue 14
+    // Proves: a RECORD of many bad rows keeps the first MAX_ROW_ERRORS
+    // errors and counts them all.
+    #[test]
+    fn r14_row_errors_are_capped_and_counted() {
+        let record = parse_record("a,b,c,d\n".repeat(250).as_bytes());
+        assert_eq!(record.error_count, 250);
+        assert_eq!(record.errors.len(), MAX_ROW_ERRORS);
+        assert_eq!(record.errors[99].line, 100);
     }
 }

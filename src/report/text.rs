@@ -187,22 +187,12 @@ pub fn summary_line(summary: &Summary, color: bool) -> String {
 }
 
 /// Escape control characters (`\x1b`, `\n`, `\r`, …) so that a hostile file
-/// name in an image can neither recolour the terminal nor forge extra lines.
+/// name in an image can neither recolour the terminal nor forge extra lines
+/// (one helper for every text output: [`crate::escape`]).
 fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
+    // Clipped too: one value from a crafted file (a megabyte-long entry
+    // point) must not make a megabyte line.
+    crate::escape::for_terminal(text, crate::escape::MAX_LINE)
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -557,5 +547,20 @@ error[shim-missing]: launcher `\\u{1b}]0;title\\u{7}` is missing
 1 error, 0 warnings, 0 suppressed across 0 environments, 0 launchers
 "
         );
+    }
+
+    // See: issue 14
+    // Proves: a finding quoting a megabyte from a crafted file renders as
+    // lines of bounded length.
+    #[test]
+    fn r14_long_values_are_clipped() {
+        let huge = "m".repeat(1 << 20);
+        let finding = Finding::new(Code::ShimMissing, format!("/{huge}"), huge.clone())
+            .note(format!("note: {huge}"));
+        let report = crate::report::AuditReport::new(ImageInfo::default(), vec![], vec![finding]);
+        let got = render(&report, &TextOptions::default());
+        let longest = got.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(longest < crate::escape::MAX_LINE + 64, "{longest}");
+        assert!(got.contains("(1048576 bytes in all)"), "{}", &got[..200]);
     }
 }

@@ -31,7 +31,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 
 use crate::image::Image;
-use crate::tree::{ContentId, Kind, MergedTree, NodeId, ROOT};
+use crate::tree::{ContentId, Kind, MergedTree, Node, WalkEvent, ROOT};
 
 /// What must stay in a final image, whatever the slimming.
 pub const MUST_STAY: &[&str] = &[
@@ -497,58 +497,81 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn walk(&mut self, id: NodeId, path: &mut String) {
+    /// Visit one node on the way down: open the roots it starts, count its
+    /// content under every open root. Returns the rules it opened.
+    fn enter(&mut self, path: &str, node: &Node) -> Vec<usize> {
         let tree = self.tree;
-        for (name, child) in tree.children(id) {
-            let len = path.len();
-            path.push('/');
-            path.push_str(name);
-            let node = tree.node(child);
-            let mut opened = Vec::new();
-            for (r, steps) in self.compiled.iter().enumerate() {
-                if self.active[r].is_some() {
-                    continue; // pruned: `find -prune`, or inside an `rm -rf`
-                }
-                if let Some(step) = steps
-                    .iter()
-                    .position(|s| s.matches(tree, path, name, node.kind))
-                {
-                    let acc = &mut self.accs[r];
-                    acc.roots.push(Root {
-                        path: path.clone(),
-                        step,
-                        files: 0,
-                        bytes: 0,
-                    });
-                    self.active[r] = Some(acc.roots.len() - 1);
-                    opened.push(r);
-                }
+        let name = &path[path.rfind('/').map_or(0, |i| i + 1)..];
+        let mut opened = Vec::new();
+        // A path longer than PATH_MAX cannot be named in a `RUN` line (the
+        // kernel refuses it with `ENAMETOOLONG`), so no step matches it;
+        // skipping the pattern tests there also keeps a 100,000-deep
+        // directory chain linear (every test reads the whole path).
+        let nameable = path.len() <= PATH_MAX;
+        for (r, steps) in self.compiled.iter().enumerate() {
+            if !nameable || self.active[r].is_some() {
+                continue; // pruned: `find -prune`, or inside an `rm -rf`
             }
-            if let (Kind::File, Some(c)) = (node.kind, node.content) {
-                *self.links.entry(c).or_default() += 1;
-                let mut any = false;
-                for (r, a) in self.active.iter().enumerate() {
-                    let Some(root) = *a else { continue };
-                    any = true;
-                    let acc = &mut self.accs[r];
-                    acc.files += 1;
-                    acc.roots[root].files += 1;
-                    acc.contents.entry(c).or_insert((0, root, node.size)).0 += 1;
-                }
-                if any {
-                    self.union.entry(c).or_insert((0, node.size)).0 += 1;
-                }
+            if let Some(step) = steps
+                .iter()
+                .position(|s| s.matches(tree, path, name, node.kind))
+            {
+                let acc = &mut self.accs[r];
+                acc.roots.push(Root {
+                    path: path.to_string(),
+                    step,
+                    files: 0,
+                    bytes: 0,
+                });
+                self.active[r] = Some(acc.roots.len() - 1);
+                opened.push(r);
             }
-            if node.kind == Kind::Dir {
-                self.walk(child, path);
+        }
+        if let (Kind::File, Some(c)) = (node.kind, node.content) {
+            *self.links.entry(c).or_default() += 1;
+            let mut any = false;
+            for (r, a) in self.active.iter().enumerate() {
+                let Some(root) = *a else { continue };
+                any = true;
+                let acc = &mut self.accs[r];
+                acc.files += 1;
+                acc.roots[root].files += 1;
+                acc.contents.entry(c).or_insert((0, root, node.size)).0 += 1;
             }
-            for r in opened {
+            if any {
+                self.union.entry(c).or_insert((0, node.size)).0 += 1;
+            }
+        }
+        opened
+    }
+
+    /// Walk the whole tree, iteratively (see [`MergedTree::walk_events`]):
+    /// the roots a node opened close when the walk leaves it.
+    fn walk(&mut self) {
+        let tree = self.tree;
+        // Rules opened by each directory still open, innermost last.
+        let mut opened_by: Vec<Vec<usize>> = Vec::new();
+        tree.walk_events(ROOT, |event, path, _, node| {
+            let closing = match event {
+                WalkEvent::Enter => {
+                    let opened = self.enter(path, node);
+                    if node.kind == Kind::Dir {
+                        opened_by.push(opened);
+                        return;
+                    }
+                    opened
+                }
+                WalkEvent::Leave => opened_by.pop().unwrap_or_default(),
+            };
+            for r in closing {
                 self.active[r] = None;
             }
-            path.truncate(len);
-        }
+        });
     }
 }
+
+/// Linux's `PATH_MAX`, the longest path a syscall accepts.
+const PATH_MAX: usize = 4096;
 
 /// Scan the merged tree once: the advice items that would save something,
 /// largest first (ties by id), and the bytes all of them together would
@@ -566,8 +589,7 @@ pub fn advise(image: &Image) -> (Vec<Advice>, u64) {
         accs: RULES.iter().map(|_| Acc::default()).collect(),
         active: vec![None; RULES.len()],
     };
-    let mut path = String::new();
-    w.walk(ROOT, &mut path);
+    w.walk();
 
     let freed = |c: &ContentId, n: u32| w.links.get(c).copied().unwrap_or(0) == n;
     let total: u64 = w

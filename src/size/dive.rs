@@ -184,15 +184,50 @@ impl DTree {
 
     /// Children-first visit of every node below `id` with its dive `Path()`.
     fn visit_all(&self, id: usize, path: &mut String, f: &mut impl FnMut(&str, &str, Info)) {
-        for (name, &c) in &self.nodes[id].children {
-            let len = path.len();
-            path.push('/');
-            path.push_str(name);
-            self.visit_all(c, path, f);
-            let shown = dive_path(path, len, name);
-            f(&shown, name, self.nodes[c].info);
-            path.truncate(len);
+        let _ = self.post_order(id, path, &mut |p, name, node| {
+            f(p, name, self.nodes[node].info);
+            Some(())
+        });
+    }
+
+    /// Children-first (post-order) visit of every node below `id`, in name
+    /// order, with its dive `Path()`, its own name and its id; `None` from
+    /// the visitor stops the visit and is returned.
+    ///
+    /// Iterative, with an explicit stack: a layer nests directories as deep
+    /// as its longest name allows, far deeper than a recursive visit's stack
+    /// (issue 14).
+    fn post_order(
+        &self,
+        id: usize,
+        path: &mut String,
+        f: &mut impl FnMut(&str, &str, usize) -> Option<()>,
+    ) -> Option<()> {
+        type Frame<'t> = (
+            std::collections::btree_map::Iter<'t, Box<str>, usize>,
+            Option<(&'t str, usize, usize)>,
+        );
+        let base = path.len();
+        let mut stack: Vec<Frame<'_>> = vec![(self.nodes[id].children.iter(), None)];
+        while let Some((children, _)) = stack.last_mut() {
+            if let Some((name, &c)) = children.next() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(name);
+                stack.push((self.nodes[c].children.iter(), Some((&**name, c, len))));
+                continue;
+            }
+            if let Some((_, Some((name, c, len)))) = stack.pop() {
+                let shown = dive_path(path, len, name);
+                let r = f(&shown, name, c);
+                path.truncate(len);
+                r.or_else(|| {
+                    path.truncate(base);
+                    None
+                })?;
+            }
         }
+        Some(())
     }
 
     /// Σ size of `id` and every node under it (the whiteout `sizer`).
@@ -353,18 +388,12 @@ fn visit_leaves(
     path: &mut String,
     f: &mut impl FnMut(&str, &str, Info) -> Option<()>,
 ) -> Option<()> {
-    for (name, &c) in &tree.nodes[id].children {
-        let len = path.len();
-        path.push('/');
-        path.push_str(name);
-        visit_leaves(tree, c, path, f)?;
+    tree.post_order(id, path, &mut |p, name, c| {
         if tree.nodes[c].children.is_empty() {
-            let shown = dive_path(path, len, name);
-            f(&shown, name, tree.nodes[c].info)?;
+            f(p, name, tree.nodes[c].info)?;
         }
-        path.truncate(len);
-    }
-    Some(())
+        Some(())
+    })
 }
 
 #[cfg(test)]

@@ -27,16 +27,52 @@ const CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// An OCI image layout directory.
 pub struct DirStore {
     root: PathBuf,
+    /// `root` with every symlink resolved: what a blob must stay under.
+    canonical_root: PathBuf,
     input: String,
 }
 
 impl DirStore {
     /// Open a layout directory (checks `index.json` exists lazily).
     pub fn open(root: &Path) -> Result<DirStore, SourceError> {
+        let canonical_root = root.canonicalize().map_err(|source| SourceError::Open {
+            path: root.display().to_string(),
+            source,
+        })?;
         Ok(DirStore {
             root: root.to_path_buf(),
+            canonical_root,
             input: root.display().to_string(),
         })
+    }
+
+    /// The file behind `name`, when it may be read: inside the layout once
+    /// symlinks are resolved, and a regular file. `Err(Some(why))` when it
+    /// is there but refused, `Err(None)` when it is absent.
+    ///
+    /// Both checks come before the file is opened (issue 14): a blob that is
+    /// a symlink to a host file (`/etc/shadow`, a key) would otherwise be
+    /// read and, for a config or manifest, quoted in an error; and opening a
+    /// FIFO blocks until some writer comes.
+    fn checked(&self, name: &str) -> Result<PathBuf, Option<String>> {
+        if name.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(None);
+        }
+        let path = self.root.join(name);
+        let real = path.canonicalize().map_err(|_| None)?;
+        if !real.starts_with(&self.canonical_root) {
+            return Err(Some(
+                "is a symlink that leads out of the layout directory; refusing to read it".into(),
+            ));
+        }
+        let meta = std::fs::metadata(&real).map_err(|_| None)?;
+        if !meta.is_file() {
+            return Err(Some(format!(
+                "is not a regular file ({})",
+                super::file_kind(&meta.file_type())
+            )));
+        }
+        Ok(real)
     }
 }
 
@@ -46,10 +82,7 @@ impl BlobStore for DirStore {
     }
 
     fn get(&self, name: &str) -> Option<Blob> {
-        if name.split('/').any(|c| c == ".." || c.is_empty()) {
-            return None;
-        }
-        let path = self.root.join(name);
+        let path = self.checked(name).ok()?;
         let file = File::open(&path).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() {
@@ -60,6 +93,10 @@ impl BlobStore for DirStore {
             offset: 0,
             len: meta.len(),
         }))
+    }
+
+    fn refused(&self, name: &str) -> Option<String> {
+        self.checked(name).err().flatten()
     }
 
     fn is_dir(&self) -> bool {
@@ -198,6 +235,14 @@ pub fn resolve(
             input: input.clone(),
             why: format!("invalid layer digest `{digest}`"),
         })?;
+        // An algorithm imgaudit cannot hash would leave the layer unverified.
+        if !matches!(digest.split_once(':'), Some(("sha256" | "sha512", _))) {
+            return Err(SourceError::UnsupportedDigest {
+                input: input.clone(),
+                name,
+                digest,
+            });
+        }
         let blob = store.require(&name)?;
         if let Blob::Range(r) = &blob {
             if r.len != d.size() {

@@ -581,3 +581,440 @@ fn error_line_states_each_cause_once() {
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Run `imgaudit args…` under a 4 GiB address-space cap (`ulimit -v`, as
+/// the hostile suite of issue 14 ran) and a time limit; a run that takes
+/// longer is killed and fails the test instead of hanging it.
+fn bounded(args: &[&str], secs: u64) -> crate::util::Output {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304; exec \"$0\" \"$@\"")
+        .arg(crate::util::bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn imgaudit");
+    let pipe = |r: Option<Box<dyn std::io::Read + Send>>| {
+        let mut r = r.expect("piped");
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = pipe(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = pipe(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for imgaudit") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("imgaudit {args:?} ran longer than {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    crate::util::Output {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    }
+}
+
+/// Assert a bounded run ended with exit 2 and one `error:` line; returns it.
+fn one_error_line(out: &crate::util::Output) -> String {
+    assert_eq!(out.code, 2, "expected exit 2\nstderr:\n{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "panic:\n{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line:\n{}", out.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    lines[0].to_string()
+}
+
+/// A layer whose one file sits 100,000 directories deep (the directories are
+/// implied by its PAX `path`, so the layer stays small).
+fn deep_layer(depth: usize) -> Vec<u8> {
+    let path = format!("{}f", "d/".repeat(depth));
+    LayerBuilder::new()
+        .pax_long(tar::EntryType::Regular, &path, b"deep", 0o644)
+        .build()
+}
+
+// See: issue 14
+// Proves: a tree 100,000 directories deep is walked without overflowing a
+// stack: the audit (environment discovery), `size` (final walk, advice walk,
+// dive's visits) and their JSON output all finish, and the numbers count the
+// one deep file.
+#[test]
+fn r14_deep_directories_walk_iteratively() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[deep_layer(100_000)]);
+    let root = s(&l.root);
+    let audit = bounded(&["audit", &root, "--format", "json"], 120);
+    assert_eq!(audit.code, 0, "audit failed:\n{}", audit.stderr);
+    let report: Value = serde_json::from_str(&audit.stdout).unwrap();
+    assert!(report.is_object(), "{report}");
+    let size = bounded(&["size", &root, "--format", "json"], 120);
+    assert_eq!(size.code, 0, "size failed:\n{}", size.stderr);
+    let report: Value = serde_json::from_str(&size.stdout).unwrap();
+    assert_eq!(report["total_files"], 1, "{}", size.stdout);
+    assert_eq!(report["total_bytes"], 4);
+    // Only shallow directories can be among the largest.
+    let dirs = report["largest_dirs"].as_array().unwrap();
+    assert_eq!(dirs.len(), 10);
+    assert_eq!(dirs[0]["path"], "/d");
+    assert_eq!(dirs[9]["path"], format!("/d{}", "/d".repeat(9)));
+    let text = bounded(&["size", &root], 120);
+    assert_eq!(text.code, 0, "size failed:\n{}", text.stderr);
+}
+
+/// No raw terminal control in `text`: no ESC, C1 CSI, CR, BEL or
+/// bidirectional override.
+fn no_raw_controls(text: &str) {
+    for c in ['\u{1b}', '\u{9b}', '\r', '\u{7}', '\u{202e}'] {
+        assert!(!text.contains(c), "raw {c:?} in output:\n{text:?}");
+    }
+}
+
+// See: issue 14
+// Proves: entry names and symlink targets holding ESC/OSC sequences, a CR, a
+// bidi override and a newline reach the `files` text output escaped, one
+// line per entry (a `\n` in a name cannot forge a line).
+#[test]
+fn r14_files_text_escapes_names() {
+    let sb = Sandbox::new();
+    let evil = "a\u{1b}]0;pwned\u{7}\rb\nforged \u{202e}x";
+    let l = sb.oci(&[LayerBuilder::new()
+        .file(evil, b"x", 0o644)
+        .symlink("link", "\u{1b}[2Jt\nu")
+        .build()]);
+    let out = bounded(&["files", &s(&l.root)], 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    no_raw_controls(&out.stdout);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(r"/a\u{1b}]0;pwned\u{7}\rb\nforged \u{202e}x")),
+        "{}",
+        out.stdout
+    );
+    assert!(lines.iter().any(|l| l.ends_with(r"/link -> \u{1b}[2Jt\nu")));
+}
+
+// See: issue 14
+// Proves: an error naming an entry whose name holds ESC and a newline is
+// still one escaped line on stderr.
+#[test]
+fn r14_error_line_escapes_entry_names() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[LayerBuilder::new()
+        .file("../\u{1b}[31m\nerror: forged", b"x", 0o644)
+        .build()]);
+    let line = sb.fails(&[&s(&l.root)], None);
+    no_raw_controls(&line);
+    says(&line, &[r"\u{1b}[31m\nerror: forged", "climbs out"]);
+}
+
+// See: issue 14
+// Proves: a docker-archive whose two images carry 400 KB tags fails with an
+// error line of bounded length (the list of tags is clipped), not a
+// megabyte line.
+#[test]
+fn r14_error_line_is_clipped() {
+    let sb = Sandbox::new();
+    let t1 = format!("a{}:1", "x".repeat(400_000));
+    let t2 = format!("b{}:2", "y".repeat(400_000));
+    let p = docker_archive_images(
+        &sb.path("two.tar"),
+        &[(&t1, vec![one_file()]), (&t2, vec![one_file()])],
+    );
+    let line = sb.fails(&[&s(&p)], None);
+    says(&line, &["two.tar", "2 images", "bytes in all"]);
+    assert!(line.chars().count() < 5000, "{} chars", line.len());
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+// See: issue 14
+// Proves: a FIFO given as the image, as a layout's `index.json`, as a layer
+// blob or as `--config`, and `--config /dev/zero`, each end at once with one
+// error line naming what is not a regular file (they used to block forever,
+// or read 2 GB).
+#[test]
+fn r14_fifos_and_devices_are_refused() {
+    let sb = Sandbox::new();
+    let fifo = sb.path("image.fifo");
+    mkfifo(&fifo);
+    let line = one_error_line(&bounded(&["files", &s(&fifo)], 30));
+    says(
+        &line,
+        &["image.fifo", "not a regular file or directory (a FIFO)"],
+    );
+
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    let blob = l.blob(&l.layers[0]);
+    let saved = std::fs::read(&blob).unwrap();
+    mkfifo(&blob);
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(
+        &line,
+        &[hex_of(&l.layers[0]), "not a regular file (a FIFO)"],
+    );
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::write(&blob, saved).unwrap();
+
+    let config = sb.path("config.fifo");
+    mkfifo(&config);
+    for c in [s(&config), "/dev/zero".to_string()] {
+        let line = one_error_line(&bounded(&["audit", &root, "--config", &c], 30));
+        says(&line, &[&c, "could not read config: not a regular file"]);
+    }
+
+    let index = l.root.join("index.json");
+    std::fs::remove_file(&index).unwrap();
+    mkfifo(&index);
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &["`index.json`", "not a regular file (a FIFO)"]);
+}
+
+// See: issue 14
+// Proves: a config or layer blob that is a symlink to a file outside the
+// layout (here a copy of the right bytes, so only the symlink is wrong) is
+// refused before it is read, while a symlink that stays inside the layout
+// is followed.
+#[test]
+fn r14_symlinks_out_of_the_layout_are_refused() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    for digest in [&l.config, &l.layers[0]] {
+        let blob = l.blob(digest);
+        let outside = sb.path("outside");
+        std::fs::rename(&blob, &outside).unwrap();
+        std::os::unix::fs::symlink(&outside, &blob).unwrap();
+        let line = one_error_line(&bounded(&["files", &root], 30));
+        says(
+            &line,
+            &[hex_of(digest), "leads out of the layout directory"],
+        );
+        // The same bytes through a symlink inside the layout: read.
+        let inside = l.root.join("inside");
+        std::fs::rename(&outside, &inside).unwrap();
+        std::fs::remove_file(&blob).unwrap();
+        std::os::unix::fs::symlink("../../inside", &blob).unwrap();
+        let out = bounded(&["files", &root], 30);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("/hello"), "{}", out.stdout);
+        std::fs::remove_file(&blob).unwrap();
+        std::fs::rename(&inside, &blob).unwrap();
+    }
+}
+
+/// `sha512:<hex>` of `bytes`.
+fn sha512_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes)))
+}
+
+// See: issue 14
+// Proves: a config named by a sha512 digest is verified (the right bytes
+// open, one changed byte is a digest mismatch), and a digest whose
+// algorithm imgaudit cannot hash is refused rather than trusted.
+#[test]
+fn r14_sha512_verified_unknown_algorithms_refused() {
+    let sb = Sandbox::new();
+    let l = sb.oci(&[one_file()]);
+    let root = s(&l.root);
+    let config = std::fs::read(l.blob(&l.config)).unwrap();
+    let d512 = sha512_digest(&config);
+    let dir = l.root.join("blobs/sha512");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(&d512["sha512:".len()..]);
+    std::fs::write(&path, &config).unwrap();
+    edit_manifest(&l, |m| m["config"]["digest"] = Value::from(d512.clone()));
+    let out = bounded(&["files", &root], 30);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("/hello"), "{}", out.stdout);
+
+    let mut changed = config.clone();
+    changed.push(b' ');
+    std::fs::write(&path, &changed).unwrap();
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &[&d512, "digest mismatch"]);
+
+    let unknown = format!("md5:{}", "0".repeat(32));
+    std::fs::create_dir_all(l.root.join("blobs/md5")).unwrap();
+    std::fs::write(l.root.join("blobs/md5").join("0".repeat(32)), &config).unwrap();
+    edit_manifest(&l, |m| m["config"]["digest"] = Value::from(unknown.clone()));
+    let line = one_error_line(&bounded(&["files", &root], 30));
+    says(&line, &["md5:", "unsupported"]);
+}
+
+const SITE: &str = "opt/venv/lib/python3.11/site-packages";
+
+// See: issue 14
+// Proves: inputs that used to multiply findings and parses, or make checks
+// quadratic, audit in bounded time with one finding per file:
+// - a RECORD of 100,000 malformed rows, hard-linked into 1,000 dist-infos,
+//   is parsed once and gives one `metadata-malformed` per dist with a count;
+// - an `entry_points.txt` of 50,000 bad lines is one finding with a count;
+// - 3,000 console scripts whose RECORD lists 3,000 deleted launchers give
+//   3,000 `shim-missing` (indexed, not scripts × rows);
+// - 2,000 missing requirements against 1,000 deleted dist-infos give their
+//   `dependency-missing`, naming the layer that deleted the one that was
+//   there;
+// - a `Requires-Dist` whose marker is an or of 20 ands over distinct extras
+//   (exponential in pep508_rs) is skipped as unparsable, not evaluated.
+#[test]
+fn r14_findings_and_parses_do_not_multiply() {
+    let sb = Sandbox::new();
+    let dist = |name: &str| format!("{SITE}/{name}-1.0.dist-info");
+    let meta = |name: &str, requires: &[String]| {
+        let mut m = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+        for r in requires {
+            m.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        m.into_bytes()
+    };
+    let bad_record = "a,b,c,d\n".repeat(100_000);
+    let bad_eps = format!("[console_scripts]\n{}", "no equals sign\n".repeat(50_000));
+    let mut scripts = String::from("[console_scripts]\n");
+    let mut record = String::new();
+    for i in 0..3_000 {
+        scripts.push_str(&format!("s{i} = tool.cli:main\n"));
+        record.push_str(&format!("../../../bin/s{i},,\n"));
+    }
+    let mut requires: Vec<String> = (0..2_000).map(|i| format!("dep{i}")).collect();
+    requires.push("gone5".into());
+    let terms: Vec<String> = (0..20)
+        .map(|i| format!("(extra == 'a{i}' and extra == 'b{i}')"))
+        .collect();
+    requires.push(format!("slow; {}", terms.join(" or ")));
+
+    let mut base = LayerBuilder::new()
+        .file(
+            "opt/venv/pyvenv.cfg",
+            b"home = /usr/local/bin\nversion = 3.11.4\n",
+            0o644,
+        )
+        .file(
+            &format!("{}/METADATA", dist("tool")),
+            &meta("tool", &requires),
+            0o644,
+        )
+        .file(&format!("{}/INSTALLER", dist("tool")), b"pip\n", 0o644)
+        .file(
+            &format!("{}/RECORD", dist("tool")),
+            record.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/entry_points.txt", dist("tool")),
+            scripts.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/METADATA", dist("bad0")),
+            &meta("bad0", &[]),
+            0o644,
+        )
+        .file(&format!("{}/INSTALLER", dist("bad0")), b"pip\n", 0o644)
+        .file(
+            &format!("{}/RECORD", dist("bad0")),
+            bad_record.as_bytes(),
+            0o644,
+        )
+        .file(
+            &format!("{}/entry_points.txt", dist("bad0")),
+            bad_eps.as_bytes(),
+            0o644,
+        );
+    for i in 1..1_000 {
+        let d = dist(&format!("bad{i}"));
+        base = base
+            .file(
+                &format!("{d}/METADATA"),
+                &meta(&format!("bad{i}"), &[]),
+                0o644,
+            )
+            .file(&format!("{d}/INSTALLER"), b"pip\n", 0o644)
+            .hardlink(&format!("{d}/RECORD"), &format!("{}/RECORD", dist("bad0")));
+    }
+    let mut deleting = LayerBuilder::new();
+    for i in 0..1_000 {
+        let d = dist(&format!("gone{i}"));
+        base = base.file(
+            &format!("{d}/METADATA"),
+            &meta(&format!("gone{i}"), &[]),
+            0o644,
+        );
+        deleting = deleting.whiteout(&d);
+    }
+    let l = sb.oci(&[base.build(), deleting.build()]);
+    let out = bounded(&["audit", &s(&l.root), "--format", "json"], 120);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let of =
+        |rule: &str| -> Vec<&Value> { findings.iter().filter(|f| f["rule"] == rule).collect() };
+
+    let malformed = of("metadata-malformed");
+    let records: Vec<&&Value> = malformed
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("/RECORD"))
+        .collect();
+    assert_eq!(records.len(), 1_000);
+    for f in &records {
+        let m = f["message"].as_str().unwrap();
+        assert!(
+            m.contains("RECORD line 1: ") && m.ends_with("(and 99999 more malformed rows)"),
+            "{m}"
+        );
+    }
+    let eps: Vec<&&Value> = malformed
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("/entry_points.txt"))
+        .collect();
+    assert_eq!(eps.len(), 1);
+    let m = eps[0]["message"].as_str().unwrap();
+    assert!(m.ends_with("(and 49999 more malformed lines)"), "{m}");
+    assert_eq!(malformed.len(), 1_001);
+
+    assert_eq!(of("shim-missing").len(), 3_000);
+    let missing = of("dependency-missing");
+    assert_eq!(
+        missing.len(),
+        2_001,
+        "the marker-bombed requirement is skipped"
+    );
+    let gone = missing
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("`gone5` is not installed")
+        })
+        .expect("gone5 is missing");
+    assert!(
+        gone.to_string().contains("`gone5` was removed by layer 1"),
+        "{gone}"
+    );
+}
