@@ -123,6 +123,14 @@ pub enum LayerError {
         /// Computed digest.
         actual: String,
     },
+    /// A layer digest names an algorithm layers are not verified with.
+    #[error("layer {layer}: digest `{digest}`: layers are verified with sha256 only; refusing an unverifiable layer")]
+    UnsupportedDigest {
+        /// Layer name.
+        layer: String,
+        /// The digest as written (clipped).
+        digest: String,
+    },
     /// The uncompressed layer's sha256 is not the config's diff_id.
     #[error("layer {layer}: diff_id mismatch: config says {expected}, layer is {actual}")]
     DiffIdMismatch {
@@ -475,6 +483,18 @@ impl LayerIndex {
         blob: Option<&str>,
         diff_id: Option<&str>,
     ) -> Result<(), LayerError> {
+        // Layer bytes are hashed with sha256 (the digest every image tool
+        // writes for layers); a layer named by another algorithm is refused
+        // with that reason, never compared as a "mismatch" nor trusted.
+        for expected in [blob, diff_id].into_iter().flatten() {
+            let algo = expected.split_once(':').map_or(expected, |(a, _)| a);
+            if algo != "sha256" {
+                return Err(LayerError::UnsupportedDigest {
+                    layer: name.to_string(),
+                    digest: expected.chars().take(80).collect(),
+                });
+            }
+        }
         if let (Some(expected), Some(actual)) = (blob, self.blob_digest.as_deref()) {
             if expected != actual {
                 return Err(LayerError::DigestMismatch {
@@ -1034,6 +1054,25 @@ mod tests {
         let err = read_layer_stream(&tar[..], &opts).unwrap_err();
         assert!(matches!(err, LayerError::CaptureBudget { .. }), "{err}");
         assert!(err.to_string().contains("`f5.pth`"), "{err}");
+    }
+
+    // See: issue 14 (non-sha256 digests were compared as a "mismatch").
+    #[test]
+    fn r14_layer_digests_of_other_algorithms_are_refused_by_name() {
+        let ix = LayerIndex {
+            blob_digest: Some(format!("sha256:{}", "0".repeat(64))),
+            diff_id: Some(format!("sha256:{}", "0".repeat(64))),
+            ..LayerIndex::default()
+        };
+        let sha512 = format!("sha512:{}", "0".repeat(128));
+        for (blob, diff) in [(Some(sha512.as_str()), None), (None, Some("md5:00"))] {
+            let err = ix.check_digests("l", blob, diff).unwrap_err();
+            assert!(matches!(err, LayerError::UnsupportedDigest { .. }), "{err}");
+            assert!(err.to_string().contains("sha256 only"), "{err}");
+        }
+        assert!(ix
+            .check_digests("l", ix.blob_digest.as_deref(), ix.diff_id.as_deref())
+            .is_ok());
     }
 
     #[test]

@@ -226,9 +226,20 @@ impl Overlay {
 
     /// Drop a detached subtree's references, charging freed bytes.
     fn release(&mut self, id: NodeId, removal: &mut Removal) {
-        let mut stack = vec![(id, removal.path.clone())];
-        while let Some((id, path)) = stack.pop() {
+        // One path buffer for the whole walk: each stack item carries the
+        // length of its parent's path, which is always a prefix of the
+        // buffer when the item is popped (depth-first order). Building a
+        // fresh string per node was quadratic in the depth of the removed
+        // subtree (issue 14: a 100 k-deep directory).
+        let mut path = removal.path.clone();
+        let mut stack: Vec<(NodeId, Option<usize>)> = vec![(id, None)];
+        while let Some((id, parent_len)) = stack.pop() {
             let node = self.tree.node(id);
+            if let Some(len) = parent_len {
+                path.truncate(len);
+                path.push('/');
+                path.push_str(&node.name);
+            }
             if removal.notable.len() < MAX_NOTABLE && self.extractors.notable(&path) {
                 removal.notable.push(path.clone());
             }
@@ -240,9 +251,8 @@ impl Overlay {
                     removal.files += 1;
                 }
             }
-            for (name, child) in self.tree.children(id) {
-                stack.push((child, format!("{path}/{name}")));
-            }
+            let len = path.len();
+            stack.extend(self.tree.children(id).map(|(_, child)| (child, Some(len))));
         }
     }
 
