@@ -73,8 +73,14 @@ pub struct Image {
     pub effects: Vec<LayerEffect>,
 }
 
-/// Progress callback: called with the stored bytes of each layer read.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+/// Progress callbacks, for a progress bar.
+pub trait Progress: Sync {
+    /// The stored bytes of all the layers, from the manifest, once the
+    /// source is resolved (before any layer is read).
+    fn total(&self, _bytes: u64) {}
+    /// The stored bytes of one layer, once it is read.
+    fn advance(&self, bytes: u64);
+}
 
 /// Whole-blob digests still being computed on plain, seekable layers.
 ///
@@ -137,7 +143,7 @@ impl PendingVerification {
 }
 
 /// Open, verify and merge an image.
-pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, ImageError> {
+pub fn open(req: &OpenRequest, progress: Option<&dyn Progress>) -> Result<Image, ImageError> {
     let (image, pending) = open_deferred(req, progress)?;
     pending.wait()?;
     Ok(image)
@@ -147,9 +153,12 @@ pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, 
 /// layers continues in the background until [`PendingVerification::wait`].
 pub fn open_deferred(
     req: &OpenRequest,
-    progress: Option<Progress<'_>>,
+    progress: Option<&dyn Progress>,
 ) -> Result<(Image, PendingVerification), ImageError> {
     let resolved = source::open(req)?;
+    if let Some(p) = progress {
+        p.total(resolved.layers.iter().map(|l| l.size).sum());
+    }
     let input = req.input.clone();
     type Read = Result<(Arc<LayerIndex>, Option<crate::layer::FileRange>), layer::LayerError>;
     let indexes: Vec<Read> = resolved
@@ -176,7 +185,7 @@ pub fn open_deferred(
                 index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
             }
             if let Some(p) = progress {
-                p(l.size);
+                p.advance(l.size);
             }
             Ok((index, deferred))
         })

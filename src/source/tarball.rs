@@ -25,6 +25,9 @@ use crate::layer::{self, FileRange, ReadOptions};
 /// Alias hops allowed when resolving linked members.
 const MAX_ALIAS_HOPS: usize = 16;
 
+/// How stdin is named in every message: the `-` the user typed, in words.
+pub const STDIN: &str = "<stdin>";
+
 /// Members of an outer tarball.
 pub struct TarStore {
     input: String,
@@ -121,11 +124,7 @@ impl TarStore {
     /// Read a tarball from stdin in one pass (see the module docs).
     pub fn from_stdin(verify: bool) -> Result<TarStore, SourceError> {
         let stdin = io::stdin().lock();
-        Self::from_reader(
-            "<stdin>",
-            io::BufReader::with_capacity(1 << 20, stdin),
-            verify,
-        )
+        Self::from_reader(STDIN, io::BufReader::with_capacity(1 << 20, stdin), verify)
     }
 
     /// One-pass read of a tarball from any stream.
