@@ -153,7 +153,9 @@ impl ColorArgs {
         match self.color {
             When::Always => true,
             When::Never => false,
-            When::Auto => !in_ci() && report::text::use_color(io::stdout().is_terminal()),
+            // CI turns off the terminal default only: an explicit
+            // `CLICOLOR_FORCE` still wins, as it does over a pipe.
+            When::Auto => report::text::use_color(io::stdout().is_terminal() && !in_ci()),
         }
     }
 }

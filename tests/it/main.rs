@@ -19,3 +19,8 @@ mod oracle;
 // The real-format fixtures (`testdata/derive-fixtures.sh`) all agree with
 // the OCI layout they were derived from.
 mod formats;
+
+// Issue 13, the CLI a newcomer expects: exit codes on a closed stdout,
+// progress, selectors, messages, the flags peers taught users, and the
+// terminal cases through tmux.
+mod cli_ux;
