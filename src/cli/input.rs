@@ -149,16 +149,24 @@ fn local_path(image: &str) -> anyhow::Result<String> {
             "`{image}`: imgaudit reads a saved image, not a registry or a daemon ({transport} is not supported yet); save it first: `skopeo copy {image} oci-archive:image.tar` or `docker save REF -o image.tar`, then `imgaudit image.tar`"
         );
     }
-    let mut path = image;
-    for transport in LOCAL_TRANSPORTS {
-        if let Some(rest) = image.strip_prefix(transport) {
-            path = rest;
-            break;
-        }
-    }
+    let (path, transport) = match LOCAL_TRANSPORTS
+        .iter()
+        .find_map(|t| image.strip_prefix(t).map(|rest| (rest, Some(*t))))
+    {
+        Some(found) => found,
+        None => (image, None),
+    };
     let (file, _) = split_reference(path);
-    if file.exists() || path == "-" {
-        return Ok(path.to_string());
+    match std::fs::metadata(&file) {
+        Ok(_) => return Ok(path.to_string()),
+        // Permission denied and the like: the source reports the OS reason.
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Ok(path.to_string()),
+        Err(_) if path == "-" => return Ok(path.to_string()),
+        Err(_) => {}
+    }
+    if transport.is_some() {
+        // `oci:DIR:TAG` names a local path for sure: no registry guess.
+        anyhow::bail!("{}", not_found(&file.display().to_string()));
     }
     if let Some((base, digest)) = path.split_once('@') {
         if Path::new(base).exists() {
@@ -172,8 +180,14 @@ fn local_path(image: &str) -> anyhow::Result<String> {
             "`{image}` is not a file or directory: imgaudit reads a saved image, not a registry or the Docker daemon; save it first: `docker save {image} -o image.tar && imgaudit image.tar` (or `docker save {image} | imgaudit -`)"
         );
     }
-    // A plain missing path: the source reports it with the OS reason.
-    Ok(path.to_string())
+    anyhow::bail!("{}", not_found(&file.display().to_string()))
+}
+
+/// The message for an input path that does not exist.
+fn not_found(path: &str) -> String {
+    format!(
+        "{path}: No such file or directory; imgaudit reads a `docker save` tarball, an OCI layout directory or archive, or `-` for stdin"
+    )
 }
 
 /// `python:3.12`, `ghcr.io/org/app:1.2`, `library/redis`: a name:tag a

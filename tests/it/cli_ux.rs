@@ -456,6 +456,23 @@ fn r13_references_that_are_not_paths() {
     let layout = format!("{}/testdata/images/oci", env!("CARGO_MANIFEST_DIR"));
     let line = one_error_line(&imgaudit([format!("{layout}@sha256:abc")]));
     says(&line, &["digest", "--image TAG"]);
+    // A transport prefix names a local path for sure: a missing one is
+    // "no such file", with what imgaudit reads, and no registry guess.
+    for input in ["docker-archive:missing.tar", "oci:missing-dir:tag"] {
+        let line = one_error_line(&imgaudit([input]));
+        says(
+            &line,
+            &[
+                "missing",
+                "No such file or directory",
+                "`docker save` tarball",
+            ],
+        );
+        assert!(
+            !line.contains("registry") && !line.contains("os error"),
+            "{line}"
+        );
+    }
 }
 
 // The skopeo/syft transport prefixes are accepted.
