@@ -291,14 +291,21 @@ fn in_ci() -> bool {
 impl ImageArgs {
     /// Open the image, verified, with a progress bar on stderr when it helps.
     pub fn open(&self) -> anyhow::Result<Image> {
-        let (image, pending) = self.open_deferred()?;
-        pending.wait().map_err(|e| input::explain(e, &self.image))?;
+        let (image, pending, bar) = self.open_deferred()?;
+        let verified = pending.wait().map_err(|e| input::explain(e, &self.image));
+        drop(bar);
+        verified?;
         Ok(image)
     }
 
     /// Open the image; plain layers' whole-blob digests are still being
-    /// computed until the returned [`image::PendingVerification`] is waited on.
-    pub fn open_deferred(&self) -> anyhow::Result<(Image, image::PendingVerification)> {
+    /// computed until the returned [`image::PendingVerification`] is waited
+    /// on. The progress bar, if any, keeps ticking (as "verifying") until
+    /// the returned [`progress::Bar`] is dropped: hashing a large plain
+    /// layer takes seconds after its headers were indexed.
+    fn open_deferred(
+        &self,
+    ) -> anyhow::Result<(Image, image::PendingVerification, Option<progress::Bar>)> {
         let req = input::request(
             &self.image,
             self.tag.as_deref(),
@@ -307,11 +314,11 @@ impl ImageArgs {
         )?;
         let bar = progress::Bar::start(self.progress, &req.input);
         let result = image::open_deferred(&req, bar.as_ref().map(|b| b as &dyn image::Progress));
-        if let Some(bar) = bar {
-            bar.finish();
-        }
         let (image, pending) = result.map_err(|e| input::explain(e, &req.input))?;
-        Ok((self.check_platform(image)?, pending))
+        if let Some(bar) = &bar {
+            bar.verifying();
+        }
+        Ok((self.check_platform(image)?, pending, bar))
     }
 
     /// A single-platform image that is not the `--platform` asked for is an
@@ -626,12 +633,14 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let (stdout_format, files) = args.outputs()?;
     // Checks run while plain layers are still being hashed; the hashes are
     // waited on before anything is reported.
-    let (image, pending) = args.image.open_deferred()?;
+    let (image, pending, bar) = args.image.open_deferred()?;
     let facts = crate::audit::gather(&image);
     let mut findings = crate::audit::run(&image, &facts);
-    pending
+    let verified = pending
         .wait()
-        .map_err(|e| input::explain(e, &args.image.image))?;
+        .map_err(|e| input::explain(e, &args.image.image));
+    drop(bar);
+    verified?;
     findings.extend(crate::audit::budget_findings(&image, &config.budget));
     for unmatched in config.apply(&mut findings) {
         eprintln!("warning: {unmatched}");

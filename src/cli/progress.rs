@@ -71,8 +71,17 @@ impl Bar {
         Some(Bar { bar, done })
     }
 
-    /// The read is over: clear the bar.
-    pub(crate) fn finish(self) {
+    /// Every layer is indexed; the whole-blob digests of plain layers may
+    /// still be hashing (and the audit running its checks).
+    pub(crate) fn verifying(&self) {
+        self.bar.set_message("verifying layer digests");
+    }
+}
+
+impl Drop for Bar {
+    /// The read is over (or failed): clear the bar, so an error line or the
+    /// report starts on a clean line.
+    fn drop(&mut self) {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         *done = true;
         self.bar.finish_and_clear();
