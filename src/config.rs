@@ -1291,6 +1291,57 @@ reason = "rule is off anyway"
     }
 
     #[test]
+    fn command_line_rules_and_ignores() {
+        // `--rule RULE=LEVEL`: valid forms.
+        assert_eq!(
+            Config::parse_rule_override("shim-missing=off"),
+            Ok((Code::ShimMissing, RuleLevel::Off))
+        );
+        assert_eq!(
+            Config::parse_rule_override("record-mismatch = warning"),
+            Ok((Code::RecordMismatch, RuleLevel::Warning))
+        );
+        // Invalid: no `=`, a typo'd rule (with suggestion), an unknown level.
+        let cases = [
+            ("shim-missing", "expected `RULE=LEVEL`"),
+            ("shim-mising=off", "did you mean `shim-missing`?"),
+            (
+                "shim-missing=fatal",
+                "unknown level `fatal` for `shim-missing`",
+            ),
+        ];
+        for (spec, want) in cases {
+            let e = Config::parse_rule_override(spec).unwrap_err();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+
+        // `--ignore RULE[:GLOB]`: rule only, rule and glob, any rule under a glob.
+        let rule_only = Config::parse_ignore("shim-missing").unwrap();
+        assert_eq!(
+            (rule_only.rule, rule_only.path.as_deref()),
+            (Some(Code::ShimMissing), None)
+        );
+        let both = Config::parse_ignore("shim-missing:/opt/venv/bin/*").unwrap();
+        assert_eq!(both.path.as_deref(), Some("/opt/venv/bin/*"));
+        assert_eq!(
+            both.at.to_string(),
+            "`--ignore shim-missing:/opt/venv/bin/*`"
+        );
+        let any = Config::parse_ignore("*:/usr/**").unwrap();
+        assert_eq!(any.rule, None);
+        // Invalid: `*` alone would ignore everything; a relative glob; a typo.
+        for (spec, want) in [
+            ("*", "unknown rule `*`"),
+            ("shim-missing:opt/*", "can never match"),
+            ("shim-mising", "did you mean `shim-missing`?"),
+        ] {
+            let e = Config::parse_ignore(spec).unwrap_err();
+            assert!(e.contains(want), "{spec}: {e}");
+            assert!(!e.contains("[[ignore]]"), "{spec}: {e}");
+        }
+    }
+
+    #[test]
     fn gate_levels() {
         let warning =
             Finding::new(Code::MetadataMalformed, "/a", "w").with_severity(Severity::Warning);
