@@ -196,10 +196,12 @@ pub struct AuditArgs {
     /// Exit 1 on active findings at least this severe (overrides `fail-on` in the config).
     #[arg(long, value_enum, value_name = "LEVEL", env = "IMGAUDIT_FAIL_ON")]
     fail_on: Option<FailOn>,
-    /// Set a rule's severity: error, warning, info or off (repeatable; overrides `[rules]`).
+    /// Set a rule's severity: error, warning, info or off (repeatable; overrides `[rules]`;
+    /// `IMGAUDIT_RULE` holds a space-separated list).
     #[arg(long = "rule", value_name = "RULE=LEVEL", value_parser = Config::parse_rule_override)]
     rules: Vec<(Code, RuleLevel)>,
-    /// Suppress a rule, or a rule under a path glob (`*:GLOB` for any rule); repeatable.
+    /// Suppress a rule, or a rule under a path glob (`*:GLOB` for any rule); repeatable
+    /// (`IMGAUDIT_IGNORE` holds a space-separated list).
     #[arg(long = "ignore", value_name = "RULE[:GLOB]", value_parser = Config::parse_ignore)]
     ignores: Vec<Ignore>,
     /// Exit 1 when the image has no Python environment, so nothing was audited.
