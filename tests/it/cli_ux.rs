@@ -216,8 +216,16 @@ impl Drop for Tmux {
 fn r13_spinner_shows_and_ticks_on_a_slow_stdin() {
     let t = Tmux::run(&format!("sleep 4 | {} -", bin()));
     let first = t.wait_for("reading <stdin>");
-    std::thread::sleep(Duration::from_millis(700));
-    let second = t.screen(false);
+    // Within 2 s (20 ticks, and the elapsed clock) the line must change,
+    // although not a byte has arrived.
+    let start = Instant::now();
+    let second = loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let screen = t.screen(false);
+        if screen != first || start.elapsed() > Duration::from_secs(2) {
+            break screen;
+        }
+    };
     assert!(second.contains("reading <stdin>"), "{second}");
     assert_ne!(first, second, "the spinner froze");
     // Then the empty input is an error, and the bar is gone from the line.
