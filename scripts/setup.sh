@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Prepare a Debian bookworm machine (a developer's or CI's) for imgaudit's tests:
 #   - Debian packages: umoci, skopeo (test oracles and format converters), jq,
-#     python3 + python3-venv (fixture scripts, Python-side tests)
+#     python3 + python3-venv (fixture scripts, Python-side tests), tmux (the
+#     terminal tests in tests/it/cli_ux.rs)
 #   - Python test helpers: junitparser, jsonschema
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
 # Idempotent and fast when everything is already there. Runs as root (or via sudo).
 set -euo pipefail
+
+# Everything this script and the tools it runs print is progress, never data:
+# all of it goes to stderr, so `bash scripts/setup.sh && imgaudit … > report`
+# and `… | jq` see only imgaudit's report on stdout.
+exec 1>&2
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
@@ -16,10 +22,11 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=(sudo -E)
 fi
 
-APT_PACKAGES=(umoci skopeo jq python3 python3-venv)
+APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux)
 
 apt_needed() {
   command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null \
+    && command -v tmux >/dev/null \
     && [ -x /usr/bin/python3 ] && dpkg -s python3-venv >/dev/null 2>&1 && return 1
   return 0
 }

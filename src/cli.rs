@@ -1,30 +1,57 @@
 //! Command-line interface: clap arguments → validated settings → the
 //! library → an exit code. Data goes to stdout, messages to stderr.
 //!
+//! This module owns the argument definitions (one source for `--help`, the
+//! shell completions and the man page), the `IMGAUDIT_*` environment
+//! equivalents, the `CI` convention, and how every failure becomes exactly
+//! one `error: …` line. It does not read images or decide findings: the
+//! submodules interpret what the user typed ([`input`]: image references,
+//! platforms, friendlier input errors), draw the progress bar
+//! ([`progress`]) and print the rule catalogue ([`rules`]).
+//!
 //! Exit codes (documented in README): 0 clean (or only findings below the
-//! gate), 1 findings at or above `fail-on` or a budget exceeded, 2 the image
-//! or the config could not be read. A closed stdout (`| head`) is 0.
+//! gate), 1 findings at or above `fail-on` or a budget exceeded, 2 the image,
+//! the config or the command line is wrong. The audit's exit code follows the
+//! findings even when stdout closes early (`| head`, `| true`): a gate must
+//! not pass because its reader went away. `files` and `size` have no
+//! findings, so a closed stdout is 0 for them.
 
+mod input;
+mod progress;
+mod rules;
+
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::Config;
+use crate::checks::Code;
+use crate::config::{Config, FailOn, Ignore, RuleLevel};
 use crate::extract::ExtractorSet;
 use crate::image::{self, Image};
 use crate::report::{self, text::TextOptions, AuditReport, Format, OutputTarget};
-use crate::source::{OpenRequest, Platform};
+use crate::source::Platform;
 use crate::tree::{Kind, Node, ROOT};
+
+/// `imgaudit --version`: the crate version, the commit and the build date
+/// (from `build.rs`; `commit unknown` when built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("IMGAUDIT_VERSION_DETAIL"),
+    ")"
+);
 
 /// Audit a built container image: rebuild its filesystem from the layers and
 /// prove its Python environments still work.
 #[derive(Parser, Debug)]
 #[command(
     name = "imgaudit",
-    version,
+    version = VERSION,
     after_help = "`imgaudit IMAGE [OPTIONS]` is short for `imgaudit audit IMAGE [OPTIONS]`.\n\
-                  Exit status: 0 clean, 1 findings at or above `fail-on` (or a budget exceeded), 2 the image or config could not be read."
+                  Exit status: 0 clean, 1 findings at or above `fail-on` (or a budget exceeded), 2 the image, config or command line is wrong.\n\
+                  With `CI` set (as every CI service does) there is no colour and no progress bar."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,17 +59,46 @@ pub struct Cli {
 }
 
 /// Subcommand names; anything else in first position means `audit`.
-const SUBCOMMANDS: &[&str] = &["audit", "files", "size", "init", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "audit",
+    "files",
+    "size",
+    "init",
+    "rules",
+    "explain",
+    "completions",
+    "man",
+    "help",
+];
 
-/// `imgaudit IMAGE …` → `imgaudit audit IMAGE …`.
-fn default_to_audit(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+/// Rewrite the arguments before clap sees them:
+///
+/// - `imgaudit IMAGE …` → `imgaudit audit IMAGE …`;
+/// - `imgaudit help [COMMAND] --help` → `imgaudit help [COMMAND]` (clap's
+///   `help` subcommand takes no flags, so `help --help` used to fail);
+/// - a first word that is no command and no file, but looks like a mistyped
+///   command (`sise`, `version`), is an error naming the command it is
+///   close to, instead of an "image not found" about a file nobody meant.
+fn preprocess(mut args: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let first = args.get(1).and_then(|a| a.to_str()).map(String::from);
     match first.as_deref() {
-        Some(a) if SUBCOMMANDS.contains(&a) => {}
-        Some("-h" | "--help" | "-V" | "--version") | None => {}
-        Some(_) => args.insert(1, "audit".into()),
+        None => Err(
+            "no image given: run `imgaudit IMAGE` (a `docker save` tarball, an OCI layout or archive, or `-` for stdin); `imgaudit --help` lists every command".into(),
+        ),
+        Some("help") => {
+            args.retain(|a| a != "--help" && a != "-h");
+            Ok(args)
+        }
+        Some(a) if SUBCOMMANDS.contains(&a) => Ok(args),
+        Some("-h" | "--help" | "-V" | "--version") => Ok(args),
+        Some(a) => {
+            if let Some(hint) = input::mistyped_command(a, SUBCOMMANDS) {
+                return Err(hint);
+            }
+            args.insert(1, "audit".into());
+            Ok(args)
+        }
     }
-    args
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,6 +111,54 @@ enum Command {
     Size(SizeArgs),
     /// Write a commented starter `imgaudit.toml` in the current directory.
     Init(InitArgs),
+    /// List every rule with its default severity and what it means.
+    Rules,
+    /// Explain a rule: why it breaks at run time and how to fix it (docs/rules.md).
+    Explain(ExplainArgs),
+    /// Print a shell completion script, e.g. `imgaudit completions bash > /etc/bash_completion.d/imgaudit`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `imgaudit man > imgaudit.1`.
+    Man,
+}
+
+#[derive(Args, Debug)]
+struct ExplainArgs {
+    /// The rule id, e.g. `entry-point-without-metadata`.
+    #[arg(value_name = "RULE")]
+    rule: String,
+}
+
+#[derive(Args, Debug)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// `--color` and `--no-color`, shared by the commands that colour.
+#[derive(Args, Debug, Clone, Copy)]
+struct ColorArgs {
+    /// Colours: auto (a terminal, unless `NO_COLOR` or `CI` is set), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto, env = "IMGAUDIT_COLOR")]
+    color: When,
+    /// The same as `--color never`.
+    #[arg(long, conflicts_with = "color")]
+    no_color: bool,
+}
+
+impl ColorArgs {
+    fn stdout(self) -> bool {
+        if self.no_color {
+            return false;
+        }
+        match self.color {
+            When::Always => true,
+            When::Never => false,
+            // CI turns off the terminal default only: an explicit
+            // `CLICOLOR_FORCE` still wins, as it does over a pipe.
+            When::Auto => report::text::use_color(io::stdout().is_terminal() && !in_ci()),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -62,11 +166,10 @@ struct SizeArgs {
     #[command(flatten)]
     image: ImageArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = SizeFormat::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = SizeFormat::Text)]
     format: SizeFormat,
-    /// Colours in text output: auto (terminal, `NO_COLOR` respected), always, never.
-    #[arg(long, value_enum, default_value_t = When::Auto)]
-    color: When,
+    #[command(flatten)]
+    color: ColorArgs,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
@@ -83,23 +186,36 @@ pub struct AuditArgs {
     #[command(flatten)]
     image: ImageArgs,
     /// Config file (default: `imgaudit.toml` in the current directory, if any).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "IMGAUDIT_CONFIG")]
     config: Option<std::path::PathBuf>,
-    /// Format written to stdout: text, json, sarif, junit.
-    #[arg(long, default_value = "text", value_name = "FORMAT")]
-    format: Format,
-    /// Also write FORMAT to FILE (repeatable), e.g. `--output sarif=imgaudit.sarif`.
+    /// Format written to stdout: text (default), json, sarif, junit.
+    #[arg(long, short = 'f', value_name = "FORMAT", env = "IMGAUDIT_FORMAT")]
+    format: Option<Format>,
+    /// Also write FORMAT to FILE (repeatable), e.g. `-o sarif=imgaudit.sarif`; `FILE` `-` is stdout.
     #[arg(long = "output", short = 'o', value_name = "FORMAT=FILE")]
     outputs: Vec<OutputTarget>,
-    /// Text: only errors and the summary line.
+    /// Exit 1 on active findings at least this severe (overrides `fail-on` in the config).
+    #[arg(long, value_enum, value_name = "LEVEL", env = "IMGAUDIT_FAIL_ON")]
+    fail_on: Option<FailOn>,
+    /// Set a rule's severity: error, warning, info or off (repeatable; overrides `[rules]`;
+    /// `IMGAUDIT_RULE` holds a space-separated list).
+    #[arg(long = "rule", value_name = "RULE=LEVEL", value_parser = Config::parse_rule_override)]
+    rules: Vec<(Code, RuleLevel)>,
+    /// Suppress a rule, or a rule under a path glob (`*:GLOB` for any rule); repeatable
+    /// (`IMGAUDIT_IGNORE` holds a space-separated list).
+    #[arg(long = "ignore", value_name = "RULE[:GLOB]", value_parser = Config::parse_ignore)]
+    ignores: Vec<Ignore>,
+    /// Exit 1 when the image has no Python environment, so nothing was audited.
+    #[arg(long, env = "IMGAUDIT_REQUIRE_PYTHON", value_parser = clap::builder::FalseyValueParser::new())]
+    require_python: bool,
+    /// Text: only the findings that fail the gate, and the summary line.
     #[arg(long, short)]
     quiet: bool,
     /// Text: also show suppressed findings with their reason.
     #[arg(long, short)]
     verbose: bool,
-    /// Colours in text output: auto (terminal, `NO_COLOR` respected), always, never.
-    #[arg(long, value_enum, default_value_t = When::Auto)]
-    color: When,
+    #[command(flatten)]
+    color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -113,20 +229,21 @@ struct InitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ImageArgs {
     /// The image: a `docker save` tarball, an OCI layout directory or
-    /// archive, or `-` for stdin. `PATH:TAG` picks an image by tag.
+    /// archive, or `-` for stdin. `PATH:TAG` picks an image by tag; the
+    /// skopeo prefixes `docker-archive:`, `oci-archive:` and `oci:` are accepted.
     #[arg(value_name = "IMAGE")]
     image: String,
     /// Pick the image with this tag (or OCI ref name) when the input holds several.
     #[arg(long = "image", value_name = "TAG")]
     tag: Option<String>,
-    /// Platform to pick from a multi-platform index: `os/arch[/variant]`.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    /// Platform to pick from a multi-platform index: `os/arch[/variant]` (`linux/x86_64` = `linux/amd64`).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = input::parse_platform, env = "IMGAUDIT_PLATFORM")]
     platform: Option<Platform>,
     /// Skip digest verification (faster on large uncompressed images).
     #[arg(long)]
     no_verify: bool,
-    /// Show a progress bar: auto (on a terminal, for large images), always, never.
-    #[arg(long, value_enum, default_value_t = When::Auto)]
+    /// Progress bar on stderr: auto (a terminal, unless `CI` is set), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto, env = "IMGAUDIT_PROGRESS")]
     progress: When,
     /// Cache layer facts and verified digests in DIR (default:
     /// `$IMGAUDIT_CACHE_DIR`, else `$XDG_CACHE_HOME/imgaudit`, else
@@ -143,11 +260,13 @@ pub struct ImageArgs {
 struct FilesArgs {
     #[command(flatten)]
     image: ImageArgs,
-    /// Only this directory (or file) inside the image.
+    /// Only this directory (or file) inside the image; a symlink is shown
+    /// itself, as `ls -l` does (end it with `/` to list the directory it
+    /// points to).
     #[arg(value_name = "PATH")]
     path: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = FilesFormat::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = FilesFormat::Text)]
     format: FilesFormat,
 }
 
@@ -170,19 +289,18 @@ pub enum When {
     Never,
 }
 
-/// Progress bars are shown for images at least this large.
-const PROGRESS_MIN_BYTES: u64 = 256 << 20;
+/// True when running under CI: `CI` set to anything but empty, `0` or
+/// `false` (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite and
+/// Jenkins' plugins all set `CI=true`). `auto` colour and progress are then
+/// off: logs are files, and escape codes only clutter them.
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| {
+        let v = v.to_string_lossy().to_ascii_lowercase();
+        !v.is_empty() && v != "0" && v != "false"
+    })
+}
 
 impl ImageArgs {
-    fn request(&self) -> OpenRequest {
-        OpenRequest {
-            input: self.image.clone(),
-            tag: self.tag.clone(),
-            platform: self.platform.clone().unwrap_or_else(Platform::host),
-            verify: !self.no_verify,
-        }
-    }
-
     /// The fact cache to use, if any. A cache directory that cannot be
     /// created is a warning, never a failed audit.
     fn cache(&self) -> Option<crate::cache::FactCache> {
@@ -205,57 +323,50 @@ impl ImageArgs {
     /// Open the image, verified, with a progress bar on stderr when it
     /// helps; `extractors` say what the command's analyzers need from file
     /// bytes. Verified layers' facts are stored in the cache.
-    pub fn open(&self, extractors: ExtractorSet) -> Result<Image, image::ImageError> {
-        let (image, pending) = self.open_deferred(extractors)?;
-        pending.wait()?;
+    pub fn open(&self, extractors: ExtractorSet) -> anyhow::Result<Image> {
+        let (image, pending, bar) = self.open_deferred(extractors)?;
+        let verified = pending.wait().map_err(|e| input::explain(e, &self.image));
+        drop(bar);
+        verified?;
         save_facts(&image);
         Ok(image)
     }
 
     /// Open the image; plain layers' whole-blob digests are still being
-    /// computed until the returned [`image::PendingVerification`] is waited on
-    /// (then call [`save_facts`]).
-    pub fn open_deferred(
+    /// computed until the returned [`image::PendingVerification`] is waited
+    /// on (then call [`save_facts`]). The progress bar, if any, keeps ticking
+    /// (as "verifying") until the returned [`progress::Bar`] is dropped:
+    /// hashing a large plain layer takes seconds after its headers were
+    /// indexed.
+    fn open_deferred(
         &self,
         extractors: ExtractorSet,
-    ) -> Result<(Image, image::PendingVerification), image::ImageError> {
-        let req = self.request();
+    ) -> anyhow::Result<(Image, image::PendingVerification, Option<progress::Bar>)> {
+        let req = input::request(
+            &self.image,
+            self.tag.as_deref(),
+            self.platform.clone(),
+            !self.no_verify,
+        )?;
         let opts = image::OpenOptions {
             extractors: std::sync::Arc::new(extractors),
             cache: self.cache(),
             ..Default::default()
         };
-        let size_hint = std::fs::metadata(crate::source::split_reference(&req.input).0)
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let show = match self.progress {
-            When::Always => true,
-            When::Never => false,
-            When::Auto => io::stderr().is_terminal() && size_hint >= PROGRESS_MIN_BYTES,
-        };
-        let result = if show {
-            let bar = indicatif::ProgressBar::new(size_hint);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} reading layers {bytes}/{total_bytes} [{elapsed}]",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            let tick = |n: u64| bar.inc(n);
-            let result = image::open_deferred_with(&req, &opts, Some(&tick));
-            bar.finish_and_clear();
-            result
-        } else {
-            image::open_deferred_with(&req, &opts, None)
-        };
-        let (image, pending) = result?;
-        Ok((self.check_platform(image)?, pending))
+        let bar = progress::Bar::start(self.progress, &req.input);
+        let result =
+            image::open_deferred_with(&req, &opts, bar.as_ref().map(|b| b as &dyn image::Progress));
+        let (image, pending) = result.map_err(|e| input::explain(e, &req.input))?;
+        if let Some(bar) = &bar {
+            bar.verifying();
+        }
+        Ok((self.check_platform(image)?, pending, bar))
     }
 
     /// A single-platform image that is not the `--platform` asked for is an
     /// error, as with `docker run --platform`: auditing another
     /// architecture's image silently would answer the wrong question.
-    fn check_platform(&self, image: Image) -> Result<Image, image::ImageError> {
+    fn check_platform(&self, image: Image) -> anyhow::Result<Image> {
         let Some(want) = &self.platform else {
             return Ok(image);
         };
@@ -270,23 +381,32 @@ impl ImageArgs {
         if os == want.os && arch == want.arch && variant_ok {
             return Ok(image);
         }
-        Err(image::ImageError::Source(
-            crate::source::SourceError::Select {
-                input: image.input.clone(),
-                why: format!("the image is {os}/{arch}, not the requested `{want}`"),
-            },
-        ))
+        anyhow::bail!(
+            "{}: the image is {os}/{arch}, not the requested `{want}`",
+            input::display_name(&image.input)
+        )
     }
 }
 
 /// Run the CLI; returns the process exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse_from(default_to_audit(std::env::args_os().collect())) {
+    let args = match preprocess(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                // --help, --version: to stdout, exit 0.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {}", clap_one_line(&e));
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command {
@@ -294,6 +414,20 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit(&args),
         Command::Size(args) => size(&args),
         Command::Init(args) => init(&args),
+        Command::Rules => print_stdout(&rules::list()),
+        Command::Explain(args) => rules::explain(&args.rule).and_then(|text| print_stdout(&text)),
+        Command::Completions(args) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "imgaudit", &mut buf);
+            print_stdout(&String::from_utf8_lossy(&buf))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| print_stdout(&String::from_utf8_lossy(&buf)))
+        }
     };
     match result {
         Ok(code) => code,
@@ -308,6 +442,34 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A clap error on one line: its message (a list such as the missing
+/// arguments joined onto it) and any `tip:`, without the usage block.
+fn clap_one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut paragraphs = rendered.split("\n\n");
+    let mut line = paragraphs
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(rest) = line.strip_prefix("error: ") {
+        line = rest.to_string();
+    }
+    for tip in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+    {
+        line.push_str("; ");
+        line.push_str(tip);
+    }
+    line.push_str(" (`--help` lists the options)");
+    line
 }
 
 /// The error and its causes on one line, each cause once: our error types
@@ -333,14 +495,27 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+fn print_stdout(text: &str) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn files(args: &FilesArgs) -> anyhow::Result<ExitCode> {
     let image = args.image.open(ExtractorSet::none())?;
     let tree = &image.tree;
+    // `ls -l LINK` shows the link; `ls -l LINK/` what it points to.
     let start = match args.path.as_deref() {
         None | Some("/") => ROOT,
         Some(p) => {
-            tree.stat(p)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", image.input))?
+            let found = if p.ends_with('/') {
+                tree.stat(p)
+            } else {
+                tree.lstat(p)
+            };
+            found
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input::display_name(&image.input)))?
                 .id
         }
     };
@@ -450,11 +625,71 @@ pub fn save_facts(image: &Image) {
     }
 }
 
+/// `--rule` and `--ignore` from `IMGAUDIT_RULE` / `IMGAUDIT_IGNORE` when the
+/// flags are absent: whitespace-separated lists (one value per flag would
+/// not fit a variable, and no rule id, level or sensible glob has spaces).
+fn env_list<T>(name: &str, parse: fn(&str) -> Result<T, String>) -> anyhow::Result<Vec<T>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(Vec::new());
+    };
+    value
+        .to_string_lossy()
+        .split_whitespace()
+        .map(|item| parse(item).map_err(|e| anyhow::anyhow!("`{name}`: {e}")))
+        .collect()
+}
+
+impl AuditArgs {
+    /// The config file, then the command line (and its `IMGAUDIT_*`
+    /// equivalents) on top: flags win, as with cargo-deny and grype.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = load_config(self.config.as_deref())?;
+        if let Some(fail_on) = self.fail_on {
+            config.fail_on = fail_on;
+        }
+        config.require_python |= self.require_python;
+        let rules = if self.rules.is_empty() {
+            env_list("IMGAUDIT_RULE", Config::parse_rule_override)?
+        } else {
+            self.rules.clone()
+        };
+        config.rules.extend(rules);
+        let ignores = if self.ignores.is_empty() {
+            env_list("IMGAUDIT_IGNORE", Config::parse_ignore)?
+        } else {
+            self.ignores.clone()
+        };
+        config.ignores.extend(ignores);
+        Ok(config)
+    }
+
+    /// What goes to stdout: `-o FORMAT=-`, else `--format`, else text; and
+    /// the `--output` targets that are files.
+    fn outputs(&self) -> anyhow::Result<(Format, Vec<&OutputTarget>)> {
+        let (to_stdout, files): (Vec<&OutputTarget>, Vec<&OutputTarget>) =
+            self.outputs.iter().partition(|t| t.path.as_os_str() == "-");
+        let format = match (to_stdout.as_slice(), self.format) {
+            ([], format) => format.unwrap_or_default(),
+            ([one], None) => one.format,
+            ([one], Some(format)) if format == one.format => format,
+            ([one], Some(format)) => anyhow::bail!(
+                "`--format {format}` and `--output {}=-` both write to stdout: keep one",
+                one.format
+            ),
+            ([..], _) => {
+                anyhow::bail!("more than one `--output FORMAT=-`: only one format can go to stdout")
+            }
+        };
+        Ok((format, files))
+    }
+}
+
 fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
+    let config = args.config()?;
+    let (stdout_format, files) = args.outputs()?;
     // Checks run while plain layers are still being hashed; the hashes are
     // waited on before anything is reported.
-    let (image, pending) = args
+    let (image, pending, bar) = args
         .image
         .open_deferred(crate::python::extractors::extractors())?;
     let crate::Audit {
@@ -462,7 +697,11 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         unmatched,
         failed,
     } = crate::audit(&image, &config);
-    pending.wait()?;
+    let verified = pending
+        .wait()
+        .map_err(|e| input::explain(e, &args.image.image));
+    drop(bar);
+    verified?;
     save_facts(&image);
     for unmatched in unmatched {
         eprintln!(
@@ -470,23 +709,34 @@ fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             crate::escape::for_terminal(&unmatched.to_string(), crate::escape::MAX_LINE)
         );
     }
-    let color = stdout_color(args.color);
-    for target in &args.outputs {
-        write_to_file(&report, target)?;
-    }
-    let text = TextOptions {
-        color,
-        verbose: args.verbose,
-        quiet: args.quiet,
-    };
-    let mut out = io::stdout().lock();
-    report::write_report(&mut out, &report, args.format, &text)?;
-    out.flush()?;
-    Ok(if failed {
+    let nothing_audited = report.environments.is_empty();
+    let code = if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    if nothing_audited && stdout_format != Format::Text {
+        // The text summary says so itself; other formats only count zero.
+        eprintln!("warning: no Python environment found in the image: nothing audited");
+    }
+    for target in files {
+        write_to_file(&report, target)?;
+    }
+    let text = TextOptions {
+        color: args.color.stdout(),
+        verbose: args.verbose,
+        quiet: args.quiet,
+        gate: config.fail_on.threshold(),
+    };
+    let mut out = io::stdout().lock();
+    let written =
+        report::write_report(&mut out, &report, stdout_format, &text).and_then(|()| out.flush());
+    match written {
+        // The reader went away (`| head`, `| true`): the gate still stands.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(code),
+    }
 }
 
 fn write_to_file(report: &AuditReport, target: &OutputTarget) -> anyhow::Result<()> {
@@ -497,7 +747,7 @@ fn write_to_file(report: &AuditReport, target: &OutputTarget) -> anyhow::Result<
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
-    let path = std::path::Path::new("imgaudit.toml");
+    let path = std::path::Path::new(crate::config::FILE_NAME);
     if path.exists() && !args.force {
         anyhow::bail!("`imgaudit.toml` already exists (use `--force` to overwrite)");
     }
@@ -506,23 +756,56 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn stdout_color(when: When) -> bool {
-    match when {
-        When::Always => true,
-        When::Never => false,
-        When::Auto => report::text::use_color(io::stdout().is_terminal()),
-    }
-}
-
 fn size(args: &SizeArgs) -> anyhow::Result<ExitCode> {
     let image = args.image.open(ExtractorSet::none())?;
     let report = crate::size::analyze(&image);
     let body = match args.format {
-        SizeFormat::Text => crate::size::render_text(&report, stdout_color(args.color)),
+        SizeFormat::Text => crate::size::render_text(&report, args.color.stdout()),
         SizeFormat::Json => crate::size::render_json(&report),
     };
-    let mut out = io::stdout().lock();
-    out.write_all(body.as_bytes())?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_stdout(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pre(args: &[&str]) -> Result<Vec<String>, String> {
+        let mut all = vec!["imgaudit"];
+        all.extend_from_slice(args);
+        preprocess(all.into_iter().map(OsString::from).collect()).map(|v| {
+            v.into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn arguments_before_clap() {
+        // An image path gets the implicit `audit`.
+        assert_eq!(pre(&["app.tar"]).unwrap(), ["imgaudit", "audit", "app.tar"]);
+        // Flags first still mean the audit.
+        assert_eq!(
+            pre(&["-f", "json", "app.tar"]).unwrap(),
+            ["imgaudit", "audit", "-f", "json", "app.tar"]
+        );
+        // `help --help` is `help`.
+        assert_eq!(pre(&["help", "--help"]).unwrap(), ["imgaudit", "help"]);
+        assert_eq!(
+            pre(&["help", "size", "-h"]).unwrap(),
+            ["imgaudit", "help", "size"]
+        );
+        // Typos of commands are not taken for images.
+        let sise = pre(&["sise", "app.tar"]).unwrap_err();
+        assert!(sise.contains("`size`"), "{sise}");
+        let version = pre(&["version"]).unwrap_err();
+        assert!(version.contains("--version"), "{version}");
+        // No argument at all: one line, not the whole help.
+        assert!(pre(&[]).unwrap_err().starts_with("no image given"));
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -20,7 +20,8 @@
 //! The file format, with every key:
 //!
 //! ```toml
-//! fail-on = "error"                        # or "warning"
+//! fail-on = "error"                        # or "warning", "never"
+//! require-python = false                   # true: no Python environment fails the gate
 //! [rules]
 //! record-mismatch = "warning"              # "error" | "warning" | "info" | "off"
 //! [[ignore]]
@@ -64,8 +65,13 @@ pub const STARTER: &str = r#"## imgaudit.toml: configuration for `imgaudit`.
 ## https://github.com/imgaudit/imgaudit/blob/main/docs/rules.md
 
 ## Exit with code 1 when an active (not ignored) finding is at least this severe:
-## "error" (the default) or "warning".
+## "error" (the default) or "warning"; "never" reports without gating.
+## `--fail-on` on the command line wins over this.
 # fail-on = "error"
+
+## An image without any Python environment is reported as "nothing audited";
+## set this to exit with code 1 for it (`--require-python` does the same).
+# require-python = true
 
 ## Change the severity of a rule: "error", "warning", "info", or "off" (its
 ## findings are dropped entirely). Every rule, with its default severity:
@@ -185,8 +191,23 @@ impl<'a> Positions<'a> {
     }
 }
 
+impl Position {
+    /// A value given on the command line (`--ignore …`), which has no line:
+    /// shown as `origin` alone.
+    pub fn command_line(origin: impl Into<String>) -> Position {
+        Position {
+            origin: origin.into(),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return f.write_str(&self.origin);
+        }
         write!(f, "{}:{}:{}", self.origin, self.line, self.column)
     }
 }
@@ -496,13 +517,49 @@ pub struct Budget {
     pub waste: Option<u64>,
 }
 
+/// The gate level: `fail-on` in the config, `--fail-on` on the command line.
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::EnumIter,
+    clap::ValueEnum,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum FailOn {
+    /// Fail on active errors (the default).
+    Error,
+    /// Fail on active warnings and errors.
+    Warning,
+    /// Never fail on findings (budgets are findings too); report only.
+    Never,
+}
+
+impl FailOn {
+    /// The least severity that fails the gate, `None` for [`FailOn::Never`].
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Never => None,
+        }
+    }
+}
+
 /// A loaded and validated `imgaudit.toml`. [`Config::default`] is what
 /// applies when there is no file: gate on errors, no overrides, no ignores,
 /// no budgets.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The gate: the sink fails on active findings at least this severe.
-    pub fail_on: Severity,
+    pub fail_on: FailOn,
+    /// `require-python`: an image with no Python environment fails the gate
+    /// (it is always *reported* as "nothing audited").
+    pub require_python: bool,
     /// Per-rule overrides from `[rules]`.
     pub rules: BTreeMap<Code, RuleLevel>,
     /// `[[ignore]]` entries, in file order.
@@ -514,7 +571,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            fail_on: Severity::Error,
+            fail_on: FailOn::Error,
+            require_python: false,
             rules: BTreeMap::new(),
             ignores: Vec::new(),
             budget: Budget::default(),
@@ -530,6 +588,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
     fail_on: Option<Spanned<String>>,
+    require_python: Option<bool>,
     #[serde(default)]
     rules: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -567,7 +626,7 @@ pub const MAX_GLOB_LEN: usize = 1024;
 /// in a glob, for the same reason.
 pub const MAX_GLOB_NESTING: usize = 8;
 
-const FAIL_ON_WORDS: &str = "`error`, `warning`";
+const FAIL_ON_WORDS: &str = "`error`, `warning`, `never`";
 const RULE_LEVEL_WORDS: &str = "`error`, `warning`, `info`, `off`";
 
 impl Config {
@@ -621,19 +680,18 @@ impl Config {
 
         let mut config = Config::default();
         if let Some(fail_on) = raw.fail_on {
-            config.fail_on = match fail_on.get_ref().as_str() {
-                "error" => Severity::Error,
-                "warning" => Severity::Warning,
-                other => {
-                    return Err(ConfigError::BadSeverity {
+            config.fail_on =
+                fail_on
+                    .get_ref()
+                    .parse::<FailOn>()
+                    .map_err(|_| ConfigError::BadSeverity {
                         at: at(fail_on.span()),
                         key: "fail-on".into(),
-                        value: other.into(),
+                        value: fail_on.get_ref().clone(),
                         expected: FAIL_ON_WORDS,
-                    })
-                }
-            };
+                    })?;
         }
+        config.require_python = raw.require_python.unwrap_or(false);
 
         // BTreeMap iteration is by key text, not by position; sort by span so
         // the first error reported is the first one in the file.
@@ -748,10 +806,68 @@ impl Config {
                 Severity::Info => RuleLevel::Info,
             })
     }
+
+    /// `--rule RULE=LEVEL`: the same as `RULE = "LEVEL"` in `[rules]`, and
+    /// it wins over the file.
+    pub fn parse_rule_override(spec: &str) -> Result<(Code, RuleLevel), String> {
+        let Some((rule, level)) = spec.split_once('=') else {
+            return Err(format!(
+                "expected `RULE=LEVEL`, e.g. `record-mismatch=warning`, not `{spec}`"
+            ));
+        };
+        let code = parse_code(rule.trim()).map_err(|s| unknown_rule_message(rule, s))?;
+        let level = level.trim().parse::<RuleLevel>().map_err(|_| {
+            format!("unknown level `{level}` for `{code}`, expected one of {RULE_LEVEL_WORDS}")
+        })?;
+        Ok((code, level))
+    }
+
+    /// `--ignore RULE[:GLOB]`: an `[[ignore]]` from the command line, with
+    /// the flag itself as its reason. `RULE` may be `*` (any rule) when a
+    /// glob is given.
+    pub fn parse_ignore(spec: &str) -> Result<Ignore, String> {
+        let (rule, glob) = match spec.split_once(':') {
+            Some((rule, glob)) => (rule.trim(), Some(glob.trim())),
+            None => (spec.trim(), None),
+        };
+        let code = match rule {
+            "*" | "" if glob.is_some() => None,
+            _ => Some(parse_code(rule).map_err(|s| unknown_rule_message(rule, s))?),
+        };
+        let at = Position::command_line(format!("`--ignore {spec}`"));
+        let (path, matcher) = match glob {
+            None => (None, None),
+            Some(glob) => {
+                let matcher = compile_glob(glob, at.clone()).map_err(|e| {
+                    // The position is the flag; drop it from the message.
+                    e.to_string()
+                        .trim_start_matches(&format!("{at}: "))
+                        .replace(" in [[ignore]]", "")
+                })?;
+                (Some(glob.to_string()), Some(matcher))
+            }
+        };
+        Ok(Ignore {
+            rule: code,
+            path,
+            reason: "ignored on the command line (`--ignore`)".to_string(),
+            at,
+            matcher,
+        })
+    }
+}
+
+fn unknown_rule_message(rule: &str, suggestion: Option<Code>) -> String {
+    match suggestion {
+        Some(code) => {
+            format!("unknown rule `{rule}`, did you mean `{code}`? (`imgaudit rules` lists them)")
+        }
+        None => format!("unknown rule `{rule}` (`imgaudit rules` lists them)"),
+    }
 }
 
 /// A rule id, or the closest known one (by edit distance) as a suggestion.
-fn parse_code(text: &str) -> Result<Code, Option<Code>> {
+pub fn parse_code(text: &str) -> Result<Code, Option<Code>> {
     use strum::IntoEnumIterator;
     text.parse::<Code>().map_err(|_| {
         // The distance is at least the difference in length: a long key
@@ -875,6 +991,8 @@ mod tests {
             ("# nothing\n", "fail_on=error rules={} ignores=0 budget=None/None/None"),
             // fail-on warning.
             ("fail-on = \"warning\"\n", "fail_on=warning rules={} ignores=0 budget=None/None/None"),
+            // fail-on never: report without gating.
+            ("fail-on = \"never\"\n", "fail_on=never rules={} ignores=0 budget=None/None/None"),
             // Every rule level, including `off`.
             (
                 "[rules]\nrecord-mismatch = \"warning\"\nshim-missing = \"off\"\nmetadata-malformed = \"error\"\ndependency-conflict = \"info\"\n",
@@ -919,7 +1037,7 @@ mod tests {
             // Unknown top-level key (deny_unknown_fields keeps the span).
             (
                 "fail-on = \"error\"\nfail_on = \"warning\"\n",
-                "imgaudit.toml:2:1: unknown field `fail_on`, expected one of `fail-on`, `rules`, `ignore`, `budget`",
+                "imgaudit.toml:2:1: unknown field `fail_on`, expected one of `fail-on`, `require-python`, `rules`, `ignore`, `budget`",
             ),
             // Unknown key inside an [[ignore]].
             (
@@ -939,7 +1057,7 @@ mod tests {
             // Bad fail-on word (`info` is not a gate level).
             (
                 "fail-on = \"info\"\n",
-                "imgaudit.toml:1:11: unknown severity `info` for `fail-on`, expected one of `error`, `warning`",
+                "imgaudit.toml:1:11: unknown severity `info` for `fail-on`, expected one of `error`, `warning`, `never`",
             ),
             // Bad rule level word.
             (
@@ -1226,7 +1344,8 @@ mod tests {
     fn starter_parses_and_lists_every_rule() {
         // As written: everything is commented out, so it is the default config.
         let config = parse(STARTER).unwrap();
-        assert_eq!(config.fail_on, Severity::Error);
+        assert_eq!(config.fail_on, FailOn::Error);
+        assert!(!config.require_python);
         assert!(config.rules.is_empty() && config.ignores.is_empty());
 
         // Uncommented: every example line must parse too.
@@ -1257,6 +1376,57 @@ mod tests {
                 waste: Some(50_000_000),
             }
         );
+    }
+
+    #[test]
+    fn command_line_rules_and_ignores() {
+        // `--rule RULE=LEVEL`: valid forms.
+        assert_eq!(
+            Config::parse_rule_override("shim-missing=off"),
+            Ok((Code::ShimMissing, RuleLevel::Off))
+        );
+        assert_eq!(
+            Config::parse_rule_override("record-mismatch = warning"),
+            Ok((Code::RecordMismatch, RuleLevel::Warning))
+        );
+        // Invalid: no `=`, a typo'd rule (with suggestion), an unknown level.
+        let cases = [
+            ("shim-missing", "expected `RULE=LEVEL`"),
+            ("shim-mising=off", "did you mean `shim-missing`?"),
+            (
+                "shim-missing=fatal",
+                "unknown level `fatal` for `shim-missing`",
+            ),
+        ];
+        for (spec, want) in cases {
+            let e = Config::parse_rule_override(spec).unwrap_err();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+
+        // `--ignore RULE[:GLOB]`: rule only, rule and glob, any rule under a glob.
+        let rule_only = Config::parse_ignore("shim-missing").unwrap();
+        assert_eq!(
+            (rule_only.rule, rule_only.path.as_deref()),
+            (Some(Code::ShimMissing), None)
+        );
+        let both = Config::parse_ignore("shim-missing:/opt/venv/bin/*").unwrap();
+        assert_eq!(both.path.as_deref(), Some("/opt/venv/bin/*"));
+        assert_eq!(
+            both.at.to_string(),
+            "`--ignore shim-missing:/opt/venv/bin/*`"
+        );
+        let any = Config::parse_ignore("*:/usr/**").unwrap();
+        assert_eq!(any.rule, None);
+        // Invalid: `*` alone would ignore everything; a relative glob; a typo.
+        for (spec, want) in [
+            ("*", "unknown rule `*`"),
+            ("shim-missing:opt/*", "can never match"),
+            ("shim-mising", "did you mean `shim-missing`?"),
+        ] {
+            let e = Config::parse_ignore(spec).unwrap_err();
+            assert!(e.contains(want), "{spec}: {e}");
+            assert!(!e.contains("[[ignore]]"), "{spec}: {e}");
+        }
     }
 
     #[test]

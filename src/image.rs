@@ -163,8 +163,14 @@ impl Layer {
     }
 }
 
-/// Progress callback: called with the stored bytes of each layer read.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+/// Progress callbacks, for a progress bar.
+pub trait Progress: Sync {
+    /// The stored bytes of all the layers, from the manifest, once the
+    /// source is resolved (before any layer is read).
+    fn total(&self, _bytes: u64) {}
+    /// The stored bytes of one layer, once it is read.
+    fn advance(&self, bytes: u64);
+}
 
 /// Whole-blob digests still being computed on plain, seekable layers.
 ///
@@ -295,7 +301,7 @@ impl PendingVerification {
 }
 
 /// Open, verify and merge an image (no extractors, no cache).
-pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, ImageError> {
+pub fn open(req: &OpenRequest, progress: Option<&dyn Progress>) -> Result<Image, ImageError> {
     open_with(req, &OpenOptions::default(), progress)
 }
 
@@ -304,7 +310,7 @@ pub fn open(req: &OpenRequest, progress: Option<Progress<'_>>) -> Result<Image, 
 pub fn open_with(
     req: &OpenRequest,
     opts: &OpenOptions,
-    progress: Option<Progress<'_>>,
+    progress: Option<&dyn Progress>,
 ) -> Result<Image, ImageError> {
     let (image, pending) = open_deferred_with(req, opts, progress)?;
     pending.wait()?;
@@ -319,7 +325,7 @@ pub fn open_with(
 /// [`PendingVerification::wait`].
 pub fn open_deferred(
     req: &OpenRequest,
-    progress: Option<Progress<'_>>,
+    progress: Option<&dyn Progress>,
 ) -> Result<(Image, PendingVerification), ImageError> {
     open_deferred_with(req, &OpenOptions::default(), progress)
 }
@@ -358,7 +364,7 @@ fn from_cache(
 pub fn open_deferred_with(
     req: &OpenRequest,
     opts: &OpenOptions,
-    progress: Option<Progress<'_>>,
+    progress: Option<&dyn Progress>,
 ) -> Result<(Image, PendingVerification), ImageError> {
     let template = ReadOptions {
         name: String::new(),
@@ -368,6 +374,9 @@ pub fn open_deferred_with(
         budget: opts.budget.clone(),
     };
     let resolved = source::open_with(req, &template)?;
+    if let Some(p) = progress {
+        p.total(resolved.layers.iter().map(|l| l.size).sum());
+    }
     let input = req.input.clone();
     let version = opts.extractors.version();
     let reads: Vec<Result<LayerRead, layer::LayerError>> = resolved
@@ -393,7 +402,7 @@ pub fn open_deferred_with(
                 known_good = ok;
                 if let Some(index) = facts {
                     if let Some(p) = progress {
-                        p(l.size);
+                        p.advance(l.size);
                     }
                     return Ok(LayerRead {
                         index: Arc::new(index),
@@ -425,7 +434,7 @@ pub fn open_deferred_with(
                 index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
             }
             if let Some(p) = progress {
-                p(l.size);
+                p.advance(l.size);
             }
             Ok(LayerRead {
                 index,

@@ -80,7 +80,9 @@ pub fn audit(image: &image::Image, config: &config::Config) -> Audit {
         .collect();
     checks::size_budget_exceeded::check(image, &config.budget, &mut findings);
     let unmatched = sink::apply(config, &mut findings);
-    let failed = sink::gate(config, &findings);
+    // An image with no Python environment is reported as "nothing
+    // audited"; it fails the gate only when the config asks for Python.
+    let failed = sink::gate(config, &findings) || (facts.is_empty() && config.require_python);
     let report = report::AuditReport::new(
         report::ImageInfo::from(image),
         facts.iter().map(report::EnvironmentInfo::from).collect(),

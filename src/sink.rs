@@ -74,7 +74,7 @@ pub fn apply(config: &Config, findings: &mut Vec<Finding>) -> Vec<UnmatchedIgnor
 pub fn gate(config: &Config, findings: &[Finding]) -> bool {
     findings
         .iter()
-        .any(|f| f.is_active() && f.severity >= config.fail_on)
+        .any(|f| f.is_active() && config.fail_on.threshold().is_some_and(|t| f.severity >= t))
 }
 
 #[cfg(test)]

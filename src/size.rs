@@ -622,7 +622,8 @@ pub fn render_text(report: &SizeReport, color: bool) -> String {
                 "    {}",
                 p.dim(&format!(
                     "… {} removed paths in all (`--format json` lists {})",
-                    l.removals_total, MAX_REMOVALS
+                    l.removals_total,
+                    l.removals.len()
                 ))
             );
         }

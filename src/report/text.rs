@@ -37,6 +37,9 @@ pub struct TextOptions {
     pub verbose: bool,
     /// Show only active errors and the summary line.
     pub quiet: bool,
+    /// The gate (`fail-on`) when it is below error: `quiet` then also shows
+    /// the active findings at or above it, since they are what fails the run.
+    pub gate: Option<Severity>,
 }
 
 /// Whether to colour output going to a stream that is (`is_tty`) or is not a
@@ -106,11 +109,11 @@ pub fn render(report: &AuditReport, options: &TextOptions) -> String {
     let mut out = String::new();
 
     if options.quiet {
-        for finding in report
-            .findings
-            .iter()
-            .filter(|f| f.is_active() && f.severity == Severity::Error)
-        {
+        for finding in report.findings.iter().filter(|f| {
+            f.is_active()
+                && (f.severity == Severity::Error
+                    || options.gate.is_some_and(|gate| f.severity >= gate))
+        }) {
             write_finding(&mut out, finding, &paint);
             out.push('\n');
         }
@@ -160,6 +163,18 @@ pub fn summary_line(summary: &Summary, color: bool) -> String {
         plural(summary.environments, "environment", "environments"),
         plural(summary.launchers, "launcher", "launchers"),
     );
+    if summary.active() == 0 && summary.environments == 0 {
+        // "No problems found in 0 environments" reads as a pass; say that
+        // nothing was checked (`require-python` makes it fail the gate).
+        let mut line = format!(
+            "{}: no Python environment found in the image",
+            paint.paint(YELLOW, "nothing audited")
+        );
+        if summary.suppressed > 0 {
+            let _ = write!(line, " ({} suppressed)", summary.suppressed);
+        }
+        return line;
+    }
     if summary.active() == 0 {
         let mut line = format!("{} in {scope}", paint.paint(GREEN, "no problems found"));
         if summary.suppressed > 0 {
@@ -373,6 +388,26 @@ error[entry-point-without-metadata]: launcher `chardetect` has no entry point in
     }
 
     #[test]
+    fn quiet_keeps_the_warnings_that_fail_a_warning_gate() {
+        // See: issue 13, defect 4. With `fail-on = "warning"` the warning is
+        // what fails the run, so `-q` must not hide it.
+        let report = sample_report();
+        let got = render(
+            &report,
+            &TextOptions {
+                quiet: true,
+                gate: Some(Severity::Warning),
+                ..TextOptions::default()
+            },
+        );
+        assert!(
+            got.contains("warning[shim-not-executable]: launcher `tool` is not executable"),
+            "{got}"
+        );
+        assert!(!got.contains("environment /opt/venv"), "{got}");
+    }
+
+    #[test]
     fn colour_codes_only_when_asked() {
         let report = sample_report();
         let got = render(
@@ -422,7 +457,7 @@ error[entry-point-without-metadata]: launcher `chardetect` has no entry point in
         let empty = crate::report::AuditReport::new(ImageInfo::default(), vec![], vec![]);
         assert_eq!(
             render(&empty, &TextOptions::default()),
-            "no problems found in 0 environments, 0 launchers\n"
+            "nothing audited: no Python environment found in the image\n"
         );
         assert_eq!(
             render(
@@ -432,7 +467,7 @@ error[entry-point-without-metadata]: launcher `chardetect` has no entry point in
                     ..TextOptions::default()
                 }
             ),
-            "\x1b[1;32mno problems found\x1b[0m in 0 environments, 0 launchers\n"
+            "\x1b[1;33mnothing audited\x1b[0m: no Python environment found in the image\n"
         );
     }
 

@@ -65,8 +65,9 @@ pub fn resolve(store: &dyn BlobStore, tag: Option<&str>) -> Result<ResolvedImage
                 return Err(SourceError::Select {
                     input: input.clone(),
                     why: format!(
-                        "the tarball holds {} images; pick one with `IMAGE.tar:TAG` or `--image TAG`: {}",
+                        "the tarball holds {} images; pick one with {}: {}",
                         items.len(),
+                        pick_hint(store, "IMAGE.tar:TAG"),
                         list_tags(&items)
                     ),
                 })
@@ -136,4 +137,14 @@ fn list_tags(items: &[ManifestItem]) -> String {
         })
         .collect();
     tags.join("; ")
+}
+
+/// How to pick one image of several: `INPUT:TAG` works on a path only, so
+/// stdin is told `--image TAG` alone.
+pub(crate) fn pick_hint(store: &dyn BlobStore, by_path: &str) -> String {
+    if store.input() == super::tarball::STDIN {
+        "`--image TAG`".to_string()
+    } else {
+        format!("`{by_path}` or `--image TAG`")
+    }
 }

@@ -203,8 +203,10 @@ pub fn resolve(
                     return Err(SourceError::Select {
                         input: input.clone(),
                         why: format!(
-                            "the layout holds {} images; pick one with `DIR:NAME` or `--image NAME`: {}",
+                            "the layout holds {} images; pick one with {}: {}",
                             many.len(),
+                            super::docker_archive::pick_hint(store, "DIR:NAME")
+                                .replace("TAG", "NAME"),
                             list_names(many)
                         ),
                     });
@@ -307,7 +309,7 @@ fn descend(
             why: format!("image indexes nested deeper than {MAX_DEPTH}"),
         });
     }
-    let (name, bytes) = read_blob(store, &d)?;
+    let (name, bytes) = read_blob(store, &d).map_err(|e| platform_absent(store, &d, e))?;
     if is_index(&d) {
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
@@ -317,6 +319,23 @@ fn descend(
     let manifest: ImageManifest =
         serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
     Ok((name, manifest))
+}
+
+/// A manifest an index lists for a platform, whose blob is not in the
+/// layout: a copy made for one platform only (`skopeo copy` without `--all`,
+/// `docker save` of a single-platform pull) keeps the index entries of the
+/// others. Say that, rather than only "`blobs/sha256/…` is missing".
+fn platform_absent(store: &dyn BlobStore, d: &Descriptor, e: SourceError) -> SourceError {
+    match (&e, d.platform()) {
+        (SourceError::Missing { name, .. }, Some(_)) => SourceError::Select {
+            input: store.input().to_string(),
+            why: format!(
+                "platform `{}` is listed in the index but its blobs are absent (`{name}` is missing): the image was copied without it; copy every platform (`skopeo copy --all`) or pick one that is there with `--platform`",
+                describe_platforms(std::slice::from_ref(d))
+            ),
+        },
+        _ => e,
+    }
 }
 
 fn list_names(ds: &[Descriptor]) -> String {

@@ -28,6 +28,9 @@ use crate::layer::{self, FileRange, ReadOptions};
 /// Alias hops allowed when resolving linked members.
 const MAX_ALIAS_HOPS: usize = 16;
 
+/// How stdin is named in every message: the `-` the user typed, in words.
+pub const STDIN: &str = "<stdin>";
+
 /// Members of an outer tarball.
 pub struct TarStore {
     input: String,
@@ -128,11 +131,7 @@ impl TarStore {
     /// the member's.
     pub fn from_stdin(layers: &ReadOptions) -> Result<TarStore, SourceError> {
         let stdin = io::stdin().lock();
-        Self::from_reader(
-            "<stdin>",
-            io::BufReader::with_capacity(1 << 20, stdin),
-            layers,
-        )
+        Self::from_reader(STDIN, io::BufReader::with_capacity(1 << 20, stdin), layers)
     }
 
     /// One-pass read of a tarball from any stream.

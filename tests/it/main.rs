@@ -44,3 +44,8 @@ mod cache;
 
 // Resources an input can name stay bounded: verification threads.
 mod bounds;
+
+// Issue 13, the CLI a newcomer expects: exit codes on a closed stdout,
+// progress, selectors, messages, the flags peers taught users, and the
+// terminal cases through tmux.
+mod cli_ux;

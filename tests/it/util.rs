@@ -782,3 +782,33 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, u64> {
     }
     out
 }
+
+/// Run `imgaudit args…` with extra environment (`None` removes a variable);
+/// unlike [`imgaudit_in`], `NO_COLOR` is only set if `env` sets it, and
+/// `CI` is removed unless `env` sets it, so colour and CI tests start clean.
+pub fn imgaudit_env<I, S>(args: I, env: &[(&str, Option<&str>)], cwd: Option<&Path>) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CI")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("run imgaudit");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
