@@ -185,7 +185,7 @@ for img in $IMAGES; do
   measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$TAR' --no-cache --format json"
   measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$TAR' --no-cache --format json --no-verify"
   fi
-  cache_rows '$TAR'
+  cache_rows "'$TAR'"
   if [ "$PEERS" = 1 ]; then
     tarcmd="tar -tvf '$TAR'"
     for m in "${MEMBERS[@]}"; do tarcmd+=" && tar -xOf '$TAR' '$m' | tar -tv"; done
@@ -206,7 +206,7 @@ for img in $IMAGES; do
   measure "imgaudit IMAGE --format json" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --no-cache --format json"
   measure "imgaudit IMAGE --format json --no-verify" "0 1" "'$IMGAUDIT' '$OUT/oci:$img' --no-cache --format json --no-verify"
   fi
-  cache_rows '$OUT/oci:$img'
+  cache_rows "'$OUT/oci:$img'"
   if [ "$PEERS" = 1 ]; then
     tarcmd="true"
     for b in "${BLOBS[@]}"; do tarcmd+=" && tar -tzvf '$b'"; done
