@@ -6,9 +6,20 @@
 //! environments inside still work. See `docs/architecture.md`.
 //!
 //! ```no_run
+//! use std::sync::Arc;
+//! use imgaudit::image::OpenOptions;
 //! use imgaudit::source::{OpenRequest, Platform};
-//! let image = imgaudit::image::open(
+//! // The audit's analyzers declare what they need from file bytes; the
+//! // layer reader extracts exactly that (and the cache, if any, keeps it).
+//! let opts = OpenOptions {
+//!     extractors: Arc::new(imgaudit::python::extractors::extractors()),
+//!     cache: imgaudit::cache::FactCache::default_dir()
+//!         .and_then(|d| imgaudit::cache::FactCache::open(&d).ok()),
+//!     ..OpenOptions::default()
+//! };
+//! let image = imgaudit::image::open_with(
 //!     &OpenRequest { input: "app.tar".into(), tag: None, platform: Platform::host(), verify: true },
+//!     &opts,
 //!     None,
 //! ).unwrap();
 //! assert!(image.tree.exists("/usr/bin/python3"));
@@ -19,8 +30,10 @@
 //! The modules, in flow order (each depends only on modules above it; a test,
 //! `module_graph_is_acyclic`, keeps it so):
 //!
-//! - input: `source` → `layer` → `overlay` → `tree` → `image` (one pass over
-//!   the bytes, the merged filesystem);
+//! - input: `extract` (what analyzers declare they need from file bytes) →
+//!   `layer` → `source`, `tree` → `overlay`, `cache` (per-layer facts by
+//!   digest) → `image` (one pass over the bytes, or none when the facts are
+//!   cached; the merged filesystem and the removal history);
 //! - shared below the analyzers: `step` (a Dockerfile step in one line),
 //!   `exec` (`PATH` and `which` in the image), `size` (the size view);
 //! - analyzers: `python` (parsers and the facts gathered once), `diag` (the
