@@ -329,20 +329,7 @@ impl Overlay {
     }
 
     fn new_dir(&mut self, layer: usize, parent: NodeId, name: &str) -> NodeId {
-        let node = Node {
-            kind: Kind::Dir,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            mtime: 0,
-            layer: layer as u32,
-            link: None,
-            content: None,
-            name: "".into(),
-            parent: ROOT,
-            children: Some(Default::default()),
-        };
+        let node = Node::implicit_dir(layer as u32);
         self.tree.alloc(node, parent, name)
     }
 

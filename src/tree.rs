@@ -97,6 +97,25 @@ pub struct Node {
 }
 
 impl Node {
+    /// A directory no entry described (the root, or a parent a layer's
+    /// entry implies): `0755`, owned by root, made by `layer`.
+    pub(crate) fn implicit_dir(layer: u32) -> Node {
+        Node {
+            kind: Kind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            layer,
+            link: None,
+            content: None,
+            name: "".into(),
+            parent: ROOT,
+            children: Some(BTreeMap::new()),
+        }
+    }
+
     /// True for directories.
     pub fn is_dir(&self) -> bool {
         self.kind == Kind::Dir
@@ -214,20 +233,7 @@ impl MergedTree {
     /// An empty tree holding only `/`.
     pub fn new(layer_access: Vec<Option<FileRange>>) -> MergedTree {
         MergedTree {
-            nodes: vec![Node {
-                kind: Kind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                mtime: 0,
-                layer: 0,
-                link: None,
-                content: None,
-                name: "".into(),
-                parent: ROOT,
-                children: Some(BTreeMap::new()),
-            }],
+            nodes: vec![Node::implicit_dir(0)],
             contents: Vec::new(),
             layer_access,
             link_cache: Default::default(),
@@ -649,20 +655,7 @@ mod tests {
     use super::*;
 
     fn dir() -> Node {
-        Node {
-            kind: Kind::Dir,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            mtime: 0,
-            layer: 0,
-            link: None,
-            content: None,
-            name: "".into(),
-            parent: ROOT,
-            children: Some(BTreeMap::new()),
-        }
+        Node::implicit_dir(0)
     }
 
     // See: issue 14

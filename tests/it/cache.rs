@@ -24,16 +24,7 @@ fn layout() -> PathBuf {
 }
 
 fn tags() -> Vec<String> {
-    let index: Value =
-        serde_json::from_str(&std::fs::read_to_string(layout().join("index.json")).unwrap())
-            .unwrap();
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
-        .map(String::from)
-        .collect()
+    crate::util::fixture_tags()
 }
 
 /// `imgaudit INPUT --format json --cache DIR`: (exit code, report without

@@ -221,18 +221,8 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// Every fixture tag of the layout, from its `index.json`.
 fn all_tags() -> Vec<String> {
-    let index: Value =
-        serde_json::from_str(&std::fs::read_to_string(layout().join("index.json")).unwrap())
-            .unwrap();
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
-        .map(String::from)
-        .collect()
+    crate::util::fixture_tags()
 }
 
 /// The runtime truth of fixture `tag`, if it has one.

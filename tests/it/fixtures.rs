@@ -22,19 +22,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every fixture tag of `testdata/images/oci`, in index order.
 fn tags() -> Vec<String> {
-    let index: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("testdata/images/oci/index.json")).unwrap(),
-    )
-    .unwrap();
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
-        .map(String::from)
-        .collect()
+    crate::util::fixture_tags()
 }
 
 /// `imgaudit ARGS` from the crate root (fixture paths as the docs write

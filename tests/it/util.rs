@@ -608,6 +608,20 @@ impl Output {
     }
 }
 
+/// Every fixture tag of the committed layout `testdata/images/oci`, in
+/// `index.json` order.
+pub fn fixture_tags() -> Vec<String> {
+    let index = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/images/oci/index.json");
+    let index: Value = serde_json::from_str(&std::fs::read_to_string(index).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .map(String::from)
+        .collect()
+}
+
 /// The fact cache the test runs share (under `target/`).
 pub fn test_cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache")
