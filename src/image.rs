@@ -360,6 +360,22 @@ fn from_cache(
     (true, cache.get(key, version))
 }
 
+/// Whether cached facts, stored under blob digest `key`, belong to a layer
+/// whose uncompressed digest is `diff_id`: the facts record the diff_id they
+/// were verified with (a plain layer's is its blob digest), and a config that
+/// claims another one for the same blob is not served from the cache.
+fn facts_fit(index: &LayerIndex, key: &str, diff_id: Option<&str>) -> bool {
+    let Some(want) = diff_id else {
+        return true;
+    };
+    match index.diff_id.as_deref() {
+        Some(have) => have == want,
+        // Plain layers hashed in the background store no diff_id: their
+        // diff_id is the blob digest itself.
+        None => index.seekable && want == key,
+    }
+}
+
 /// [`open_deferred`] with extractors and a cache.
 pub fn open_deferred_with(
     req: &OpenRequest,
@@ -400,6 +416,26 @@ pub fn open_deferred_with(
             if let (Some(cache), Some(key), Some(id)) = (&opts.cache, key, &identity) {
                 let (ok, facts) = from_cache(cache, key, l.diff_id.as_deref(), id, &version);
                 known_good = ok;
+                // No record for this file, but facts for this digest (the
+                // same layer in another archive or layout, or a file copied
+                // since): verify the blob by its digest alone — a sequential
+                // sha256 of the stored bytes, no inflate, no tar walk — and
+                // take the facts when it matches.
+                let facts = match facts {
+                    Some(index) => Some(index),
+                    None if !ok && req.verify => match (&l.blob, cache.get(key, &version)) {
+                        (Blob::Range(r), Some(index))
+                            if facts_fit(&index, key, l.diff_id.as_deref())
+                                && layer::hash_range(r).is_ok_and(|d| d == key) =>
+                        {
+                            Some(index)
+                        }
+                        // A mismatch falls through to the full read, which
+                        // reports it with the layer's name.
+                        _ => None,
+                    },
+                    None => None,
+                };
                 if let Some(index) = facts {
                     if let Some(p) = progress {
                         p.advance(l.size);

@@ -264,3 +264,30 @@ fn processes_sharing_one_cache_agree() {
         .collect();
     assert!(left.is_empty(), "temp files left behind: {left:?}");
 }
+
+#[test]
+fn a_copy_of_a_layout_is_served_once_its_blobs_hash_to_their_digests() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("copy");
+    copy_dir(&layout(), &copy);
+    let first = open(&layout(), Some("healthy"), &python_opts(cache.path()));
+    assert!(first.layers.iter().all(|l| !l.from_cache));
+    // Other files (new inodes, no verified record): each blob is hashed
+    // (no inflate, no walk) and its facts served.
+    let second = open(&copy, Some("healthy"), &python_opts(cache.path()));
+    assert!(second.layers.iter().all(|l| l.from_cache));
+    assert_eq!(paths(&first), paths(&second));
+    // A copy whose blob was altered is read, and fails verification.
+    let blob = largest_blob(&copy);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let out = imgaudit([
+        format!("{}:healthy", copy.display()).as_str(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
