@@ -132,6 +132,17 @@ impl Image {
                     && hashes.contains_key(&e.data_offset)
             };
             if l.from_cache && !l.index.entries.iter().any(new_hash) {
+                // Facts unchanged; the record may be new (a copy of a file
+                // whose blob was just hashed to its digest).
+                if cache.verified(id).is_none_or(|v| v.digest != key) {
+                    cache.record_verified(
+                        id,
+                        &Verified {
+                            digest: key.to_string(),
+                            diff_id: l.diff_id.clone(),
+                        },
+                    )?;
+                }
                 continue;
             }
             let mut index = (*l.index).clone();

@@ -278,6 +278,16 @@ fn a_copy_of_a_layout_is_served_once_its_blobs_hash_to_their_digests() {
     let second = open(&copy, Some("healthy"), &python_opts(cache.path()));
     assert!(second.layers.iter().all(|l| l.from_cache));
     assert_eq!(paths(&first), paths(&second));
+    // ... and the copy's verified records were written: the next open
+    // hashes nothing (the records match without a hash).
+    let records = std::fs::read_dir(cache.path().join("verified"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        records,
+        2 * first.layers.len(),
+        "one record per layer per file"
+    );
     // A copy whose blob was altered is read, and fails verification.
     let blob = largest_blob(&copy);
     let mut bytes = std::fs::read(&blob).unwrap();
