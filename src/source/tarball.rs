@@ -437,3 +437,66 @@ impl BlobStore for TarStore {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outer_compression_by_magic() {
+        // (first bytes, compression)
+        let cases: [(&[u8], Option<Outer>); 6] = [
+            (&[0x1f, 0x8b, 8, 0], Some(Outer::Gzip)),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0], Some(Outer::Xz)),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Some(Outer::Zstd)),
+            (&[0xfd, b'7', b'z', b'X', b'Z'], None), // xz magic cut short
+            (b"manifest.json\0", None),              // a plain tar header
+            (b"", None),                             // empty input
+        ];
+        for (head, want) in cases {
+            assert_eq!(Outer::sniff(head), want, "{head:?}");
+        }
+    }
+
+    /// A one-member outer tar holding `manifest.json`.
+    fn outer_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "manifest.json", &b"[]"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    // The same members come out of the plain tar and of its gzip, xz and
+    // zstd compressions, read one-pass from a stream.
+    #[test]
+    fn compressed_streams_read_as_plain() {
+        use std::io::Write as _;
+        let tar = outer_tar();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&tar).unwrap();
+        let inputs = [
+            ("plain", tar.clone()),
+            ("gzip", gz.finish().unwrap()),
+            ("xz", xz.finish().unwrap()),
+            ("zstd", zstd::encode_all(&tar[..], 1).unwrap()),
+        ];
+        let layers = ReadOptions {
+            name: String::new(),
+            compression: None,
+            verify: true,
+            extractors: Default::default(),
+            budget: Default::default(),
+        };
+        for (what, bytes) in inputs {
+            let store = TarStore::from_reader(what, &bytes[..], &layers).unwrap();
+            match store.get("manifest.json") {
+                Some(Blob::Memory(b)) => assert_eq!(&b[..], b"[]", "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+}
