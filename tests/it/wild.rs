@@ -111,7 +111,8 @@ fn raw_file(b: LayerBuilder, name: &[u8], data: &[u8]) -> LayerBuilder {
 // not refused; two names that differ only in an invalid byte, and a real
 // name spelled like the escape, stay three distinct entries; a symlink to a
 // Latin-1 name resolves to it; the merged tree (names compared in the same
-// encoding) equals umoci's; `files` shows the escaped names in JSON and text.
+// encoding) equals umoci's, and so does it after a whiteout of one of them;
+// `files` shows the escaped names in JSON and text.
 // See: issue 10 item 1
 #[test]
 fn r10_latin1_names_match_umoci() {
@@ -128,7 +129,13 @@ fn r10_latin1_names_match_umoci() {
     )
     .file("doc/caf\\xe9.txt", b"a real backslash", 0o644)
     .raw(&link, b"");
-    let (tmp, image) = matches_umoci("Latin-1 names", &[layer.build()]);
+    let layer = layer.build();
+    // A whiteout of a Latin-1 name deletes exactly that name.
+    let upper = raw_file(LayerBuilder::new(), b"doc/.wh.caf\xe8.txt", b"").build();
+    let (_tmp, deleted) = matches_umoci("Latin-1 names, whiteout", &[layer.clone(), upper]);
+    assert!(deleted.tree.lstat("/doc/caf\\xe8.txt").is_err());
+    assert!(deleted.tree.lstat("/doc/caf\\xe9.txt").is_ok());
+    let (tmp, image) = matches_umoci("Latin-1 names", &[layer]);
     assert_eq!(
         listed_paths(tmp.path()),
         [
