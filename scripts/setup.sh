@@ -2,7 +2,8 @@
 # Prepare a Debian bookworm machine (a developer's or CI's) for imgaudit's tests:
 #   - Debian packages: umoci, skopeo (test oracles and format converters), jq,
 #     python3 + python3-venv (fixture scripts, Python-side tests), tmux (the
-#     terminal tests in tests/it/cli_ux.rs)
+#     terminal tests in tests/it/cli_ux.rs), gzip, xz-utils and zstd (the
+#     compressed-archive tests in tests/it/wild.rs compress with the real tools)
 #   - Python test helpers: junitparser, jsonschema
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
 # Idempotent and fast when everything is already there. Runs as root (or via sudo).
@@ -22,11 +23,12 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=(sudo -E)
 fi
 
-APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux)
+APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux gzip xz-utils zstd)
 
 apt_needed() {
   command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null \
     && command -v tmux >/dev/null \
+    && command -v gzip >/dev/null && command -v xz >/dev/null && command -v zstd >/dev/null \
     && [ -x /usr/bin/python3 ] && dpkg -s python3-venv >/dev/null 2>&1 && return 1
   return 0
 }

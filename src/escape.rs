@@ -16,6 +16,13 @@
 //! category Cc (C0, DEL, C1) and for the invisible characters that reorder
 //! or break a displayed line (the bidirectional controls of Unicode TR9 and
 //! U+2028/U+2029), the "Trojan Source" set (CVE-2021-42574).
+//!
+//! Entry names and link targets arrive here already in the layer reader's
+//! stored-name encoding (`layer::name_from_bytes`: a byte that is not UTF-8
+//! as `\xNN`, a literal backslash as `\\`). This module leaves backslashes
+//! alone, so a stored name is printed as stored, and its escapes cannot be
+//! confused with the ones added here: a real backslash shows as `\\`, an
+//! escape added here starts with a single one (`\n`, `\u{1b}`).
 
 use std::borrow::Cow;
 

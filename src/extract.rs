@@ -24,7 +24,10 @@
 use sha2::{Digest as _, Sha256};
 
 /// Bump when the shape of the facts changes (entry fields, encoding).
-pub const FACTS_FORMAT: u32 = 1;
+///
+/// 2: entry names are stored names (`layer::name_from_bytes`): a literal
+/// backslash is now `\\`, so facts cached by format 1 would disagree.
+pub const FACTS_FORMAT: u32 = 2;
 
 /// Which files a rule applies to, by the shape of their path.
 ///

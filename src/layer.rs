@@ -19,7 +19,38 @@
 //!
 //! What it does not do: apply whiteouts (see `overlay`), or read bytes no
 //! extractor asked for.
+//!
+//! **Entry names** are cleaned the way Docker and containerd unpack them
+//! (moby `pkg/archive` `Unpack` sets `hdr.Name = filepath.Clean(hdr.Name)`
+//! and joins it to the root; umoci's `unpackEntry` does the same through
+//! `securejoin`): a
+//! leading `/` is dropped (`/some-file` is `some-file`), `.` components and
+//! repeated slashes vanish, and an entry that cleans to `.` or `/` (kaniko
+//! writes `/` as the first entry of every layer) carries the root's own
+//! attributes. A `..` that climbs above the root is still refused: the
+//! peers clamp it, but no tool writes one and an archive that does is
+//! crafted.
+//!
+//! **Names that are not UTF-8** are legal on Linux (old packages ship
+//! Latin-1 names) and are read, not refused. The tree is `str`-based, so
+//! each raw name is mapped to a *stored name* by a lossless, reversible
+//! encoding ([`name_from_bytes`], inverse [`name_to_bytes`]), with the
+//! escapes of Rust's `<[u8]>::escape_ascii` and Python's `bytes` repr:
+//!
+//! - a byte that is not part of a valid UTF-8 sequence becomes `\xNN`
+//!   (two lowercase hex digits: Latin-1 `caf\xe9`);
+//! - a literal backslash becomes `\\`, so a real name spelled `caf\xe9`
+//!   is stored `caf\\xe9` and never collides with the Latin-1 one;
+//! - everything else, the whole name in the usual case, is kept as is.
+//!
+//! Symlink and hardlink targets are stored in the same encoding, so a link
+//! to a Latin-1 name still resolves. Every output shows the stored name
+//! (text outputs then escape control characters with `escape`, whose
+//! `\u{..}`/`\n` forms cannot be confused with a stored `\\`). No U+FFFD
+//! is ever produced: two names that differ only in an invalid byte stay two
+//! entries.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -108,7 +139,7 @@ pub enum LayerError {
     BadName {
         /// Layer name.
         layer: String,
-        /// The raw entry path (lossy).
+        /// The raw entry path (stored-name encoding).
         path: String,
         /// What is wrong with it.
         why: &'static str,
@@ -187,7 +218,8 @@ pub enum EntryKind {
 
 /// One tar entry, normalised. Paths are relative to the image root, without
 /// a leading `/` or `./`, never containing `.`/`..` components; the root
-/// itself is the empty string.
+/// itself is the empty string. Paths and link targets are stored names (the
+/// module docs: invalid UTF-8 as `\xNN`, a backslash as `\\`).
 ///
 /// An entry and its extracted bytes are *facts* of the layer: they depend on
 /// nothing but the layer's bytes and the extractor set, so the fact cache
@@ -379,22 +411,77 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Normalise a tar entry name: strip `./` and `/`, resolve `.`, refuse
-/// anything that climbs out of the root.
+/// The stored name of a raw tar name or link target (see the module docs):
+/// invalid UTF-8 bytes as `\xNN`, a literal backslash as `\\`; borrowed when
+/// the name needs neither (almost always).
+pub fn name_from_bytes(raw: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(raw) {
+        if !s.contains('\\') {
+            return Cow::Borrowed(s);
+        }
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The raw bytes of a stored name: the inverse of [`name_from_bytes`]. A
+/// backslash that starts no escape (never produced by the encoding) is kept.
+pub fn name_to_bytes(stored: &str) -> Vec<u8> {
+    let b = stored.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'\\') {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+            if b.get(i + 1) == Some(&b'x') {
+                let hex = b
+                    .get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Normalise a tar entry name into its stored form: drop leading `/`,
+/// `./` and empty or `.` components, resolve `..`, refuse anything that
+/// climbs out of the root. `/`, `.` and `./` are the root itself (`""`).
 ///
-/// Absolute names are refused: no image tool writes them, and an archive
-/// carrying them is crafted (`tar` itself strips the `/` on create).
+/// A leading `/` is stripped, as moby's `pkg/archive` and umoci do
+/// (`/some-file` is `some-file`); the name is then relative to the image
+/// root like any other. A name that is not UTF-8 is encoded
+/// ([`name_from_bytes`]), never refused.
 pub fn normalize_entry_path(raw: &[u8]) -> Result<String, &'static str> {
-    let s = std::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")?;
-    if s.is_empty() {
+    if raw.is_empty() {
         return Err("empty name");
     }
-    if s.contains('\0') {
+    if raw.contains(&0) {
         return Err("name contains a NUL byte");
     }
-    if s.starts_with('/') {
-        return Err("absolute name (refusing to write outside the image root)");
-    }
+    let s = name_from_bytes(raw);
     let mut parts: Vec<&str> = Vec::new();
     for comp in s.split('/') {
         match comp {
@@ -411,16 +498,10 @@ pub fn normalize_entry_path(raw: &[u8]) -> Result<String, &'static str> {
 }
 
 /// Normalise a hardlink target (relative to the image root; a leading `/` or
-/// `./` is tolerated as GNU and BSD tar write either).
+/// `./` is tolerated as GNU and BSD tar write either): the same cleaning as
+/// an entry name.
 pub fn normalize_link_target(raw: &[u8]) -> Result<String, &'static str> {
-    let trimmed = {
-        let mut r = raw;
-        while let Some(rest) = r.strip_prefix(b"/") {
-            r = rest;
-        }
-        r
-    };
-    normalize_entry_path(trimmed)
+    normalize_entry_path(raw)
 }
 
 /// Options for [`read_layer_range`] and [`read_layer_stream`].
@@ -829,7 +910,7 @@ fn convert_entry<R: Read>(
     let raw_path = entry.path_bytes();
     let bad = |why: &'static str| LayerError::BadName {
         layer: opts.name.clone(),
-        path: String::from_utf8_lossy(&raw_path).into_owned(),
+        path: name_from_bytes(&raw_path).into_owned(),
         why,
     };
     let et = header.entry_type();
@@ -878,7 +959,7 @@ fn convert_entry<R: Read>(
             let l = entry
                 .link_name_bytes()
                 .ok_or_else(|| bad("symlink without a target"))?;
-            Some(String::from_utf8_lossy(&l).into_owned().into_boxed_str())
+            Some(name_from_bytes(&l).into_owned().into_boxed_str())
         }
         EntryKind::Hardlink => {
             let l = entry
@@ -922,6 +1003,11 @@ mod tests {
             ("./", ""),
             ("a/../b", "b"),
             ("usr/lib/", "usr/lib"),
+            ("/etc/passwd", "etc/passwd"), // absolute: `/` stripped (moby, umoci)
+            ("//usr///bin", "usr/bin"),    // repeated slashes
+            ("/", ""),                     // kaniko's first entry: the root
+            (".", ""),                     // the root, spelled `.`
+            ("/./", ""),                   // the root, spelled `/./`
         ];
         for (input, want) in ok {
             assert_eq!(
@@ -933,13 +1019,53 @@ mod tests {
         let bad = [
             ("../etc/passwd", "climbs"), // traversal
             ("a/../../etc", "climbs"),   // traversal after a component
-            ("/etc/passwd", "absolute"), // absolute name
+            ("/../etc", "climbs"),       // absolute, then traversal
             ("", "empty"),               // empty
+            ("a\0b", "NUL"),             // NUL inside a PAX name
         ];
         for (input, why) in bad {
             let err = normalize_entry_path(input.as_bytes()).unwrap_err();
             assert!(err.contains(why), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn stored_names_are_lossless() {
+        // (raw bytes, stored name)
+        let cases: [(&[u8], &str); 6] = [
+            (b"usr/bin/x", "usr/bin/x"),           // plain: unchanged, borrowed
+            (b"caf\xe9", "caf\\xe9"),              // Latin-1 e-acute
+            (b"caf\\xe9", "caf\\\\xe9"),           // a real backslash, then `xe9`
+            ("caf\u{e9}".as_bytes(), "caf\u{e9}"), // valid UTF-8 e-acute
+            (b"\xff\xfe", "\\xff\\xfe"),           // nothing valid at all
+            (b"a\xc3", "a\\xc3"),                  // a truncated UTF-8 sequence
+        ];
+        for (raw, stored) in cases {
+            assert_eq!(name_from_bytes(raw), stored, "{raw:?}");
+            assert_eq!(name_to_bytes(stored), raw, "{stored}");
+        }
+        assert!(matches!(name_from_bytes(b"usr/bin/x"), Cow::Borrowed(_)));
+    }
+
+    // Two names that differ only in an invalid byte, or in being a Latin-1
+    // byte versus its spelled-out escape, stay two entries.
+    #[test]
+    fn stored_names_stay_distinct() {
+        let raws: [&[u8]; 5] = [
+            b"f\xe9",
+            b"f\xe8",
+            b"f\\xe9",
+            "f\u{e9}".as_bytes(),
+            b"f\xef\xbf\xbd",
+        ];
+        let stored: std::collections::BTreeSet<String> = raws
+            .iter()
+            .map(|r| normalize_entry_path(r).unwrap())
+            .collect();
+        assert_eq!(stored.len(), raws.len(), "{stored:?}");
+        // U+FFFD itself (valid UTF-8) is kept, never produced for bad bytes.
+        assert!(stored.contains("f\u{fffd}"));
+        assert!(!name_from_bytes(b"f\xe9").contains('\u{fffd}'));
     }
 
     /// A GNU sparse entry of 1 TiB whose only data is its last 512 bytes,

@@ -517,7 +517,7 @@ pub fn open_with(
                 ),
             });
         } else {
-            Box::new(tarball::TarStore::open(&path)?)
+            Box::new(tarball::TarStore::open_path(&path, layers)?)
         }
     };
     resolve(&*store, tag.as_deref(), &req.platform)

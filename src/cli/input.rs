@@ -197,7 +197,7 @@ fn looks_like_registry_reference(text: &str) -> bool {
         return false;
     }
     let name = text.rsplit('/').next().unwrap_or(text);
-    let is_archive = [".tar", ".tgz", ".gz", ".zst", ".oci"]
+    let is_archive = [".tar", ".tgz", ".gz", ".xz", ".txz", ".zst", ".oci"]
         .iter()
         .any(|ext| name.split(':').next().unwrap_or(name).ends_with(ext));
     !is_archive && (name.contains(':') || name.contains('@'))

@@ -12,6 +12,13 @@
 //! reader, and the choice of image and layer order is made at the end.
 //! Symlinked and hardlinked members (`<id>/layer.tar -> ../<hex>.tar`) are
 //! aliases resolved on lookup.
+//!
+//! A compressed outer archive (`.tar.gz`, `.tar.xz`, `.tar.zst`, or a gzip
+//! OCI archive named `.tar`: podman and skopeo write such files) is
+//! recognised by its magic bytes, never by its name, and decompressed in
+//! the stream: no temp file, nothing on disk. Its members cannot be read by
+//! positioned reads, so it is read the one-pass way stdin is
+//! ([`TarStore::from_reader`]), from a path and from stdin alike.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -52,7 +59,107 @@ fn normalize(name: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The compression of an outer archive, from its magic bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Outer {
+    /// `1f 8b` (RFC 1952).
+    Gzip,
+    /// `fd 37 7a 58 5a 00` (the .xz file format, section 2.1.1.1).
+    Xz,
+    /// `28 b5 2f fd` (RFC 8878).
+    Zstd,
+}
+
+impl Outer {
+    fn sniff(head: &[u8]) -> Option<Outer> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Outer::Gzip)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Outer::Xz)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Outer::Zstd)
+        } else {
+            None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Outer::Gzip => "gzip",
+            Outer::Xz => "xz",
+            Outer::Zstd => "zstd",
+        }
+    }
+
+    /// A decompressing reader over `r` (which starts at the magic bytes).
+    ///
+    /// Every decoder reads concatenated streams (`pigz`, `xz -T`, `cat
+    /// a.gz b.gz` all write several), and each decoder error is labelled
+    /// with the format, so a corrupt archive is not reported as a bad tar.
+    ///
+    /// xz: the decoder's memory is bounded. A crafted header can ask for a
+    /// 4 GiB dictionary; `xz -9` needs 65 MiB to decode, so 256 MiB
+    /// refuses only what no real archive asks for.
+    fn decoder<'a, R: Read + 'a>(self, r: R) -> io::Result<Box<dyn Read + 'a>> {
+        const XZ_MEMLIMIT: u64 = 256 << 20;
+        let inner: Box<dyn Read + 'a> = match self {
+            Outer::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+            Outer::Xz => {
+                let stream = liblzma::stream::Stream::new_stream_decoder(
+                    XZ_MEMLIMIT,
+                    liblzma::stream::CONCATENATED,
+                )
+                .map_err(io::Error::other)?;
+                Box::new(liblzma::read::XzDecoder::new_stream(r, stream))
+            }
+            Outer::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        };
+        Ok(Box::new(Labelled {
+            inner,
+            what: self.name(),
+        }))
+    }
+}
+
+/// A reader whose errors say which decompressor failed.
+struct Labelled<R> {
+    inner: R,
+    what: &'static str,
+}
+
+impl<R: Read> Read for Labelled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot decompress the {} archive: {e}", self.what),
+            )
+        })
+    }
+}
+
 impl TarStore {
+    /// Index the members of a tarball on disk: a plain one by its headers
+    /// ([`TarStore::open`]), a compressed one in one pass through its
+    /// decompressor ([`TarStore::from_reader`], reading layers with the
+    /// template `layers`).
+    pub fn open_path(path: &Path, layers: &ReadOptions) -> Result<TarStore, SourceError> {
+        let input = path.display().to_string();
+        let file = File::open(path).map_err(|source| SourceError::Open {
+            path: input.clone(),
+            source,
+        })?;
+        let mut head = [0u8; 6];
+        let n = {
+            use std::os::unix::fs::FileExt;
+            file.read_at(&mut head, 0).unwrap_or(0)
+        };
+        if Outer::sniff(&head[..n]).is_some() {
+            return Self::from_reader(&input, io::BufReader::with_capacity(1 << 20, file), layers);
+        }
+        Self::open(path)
+    }
+
     /// Index the members of a tarball on disk.
     pub fn open(path: &Path) -> Result<TarStore, SourceError> {
         let input = path.display().to_string();
@@ -134,21 +241,41 @@ impl TarStore {
         Self::from_reader(STDIN, io::BufReader::with_capacity(1 << 20, stdin), layers)
     }
 
-    /// One-pass read of a tarball from any stream.
+    /// One-pass read of a tarball from any stream; a gzip, xz or zstd
+    /// stream is decompressed on the way (see the module docs).
     pub fn from_reader<R: Read>(
         input: &str,
         mut reader: R,
         layers: &ReadOptions,
     ) -> Result<TarStore, SourceError> {
-        // Sniff the first header so a non-tar stream gets a clear message.
-        let mut head = Vec::with_capacity(512);
-        (&mut reader)
-            .take(512)
-            .read_to_end(&mut head)
+        let head = read_head(input, &mut reader)?;
+        let Some(outer) = Outer::sniff(&head) else {
+            return Self::from_plain_reader(input, io::Cursor::new(head).chain(reader), layers);
+        };
+        let mut plain = outer
+            .decoder(io::Cursor::new(head).chain(reader))
             .map_err(|source| SourceError::OuterTar {
                 input: input.to_string(),
                 source,
             })?;
+        let inner = read_head(input, &mut plain)?;
+        if Outer::sniff(&inner).is_some() {
+            return Err(SourceError::NotATar {
+                input: input.to_string(),
+                why: "it is compressed twice: decompress the outer compression first",
+            });
+        }
+        Self::from_plain_reader(input, io::Cursor::new(inner).chain(plain), layers)
+    }
+
+    /// [`TarStore::from_reader`] of an uncompressed stream.
+    fn from_plain_reader<R: Read>(
+        input: &str,
+        mut reader: R,
+        layers: &ReadOptions,
+    ) -> Result<TarStore, SourceError> {
+        // Sniff the first header so a non-tar stream gets a clear message.
+        let head = read_head(input, &mut reader)?;
         if let Some(why) = not_a_tar(&head) {
             return Err(SourceError::NotATar {
                 input: input.to_string(),
@@ -245,21 +372,24 @@ impl TarStore {
     }
 }
 
+/// The first 512 bytes of a stream (fewer if it ends first).
+fn read_head<R: Read>(input: &str, reader: &mut R) -> Result<Vec<u8>, SourceError> {
+    let mut head = Vec::with_capacity(512);
+    reader
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|source| SourceError::OuterTar {
+            input: input.to_string(),
+            source,
+        })?;
+    Ok(head)
+}
+
 /// Why these first bytes cannot start a tarball, if they can't: a clear
 /// message instead of the tar parser quoting the file's bytes back.
 fn not_a_tar(head: &[u8]) -> Option<&'static str> {
     if head.is_empty() {
         return Some("the input is empty");
-    }
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Some(
-            "it is gzip-compressed: decompress it first (`gunzip -c IMAGE.tar.gz | imgaudit -`)",
-        );
-    }
-    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Some(
-            "it is zstd-compressed: decompress it first (`zstd -dc IMAGE.tar.zst | imgaudit -`)",
-        );
     }
     if head.starts_with(b"PK\x03\x04") {
         return Some("it is a zip archive, not a `docker save` or OCI tarball");
@@ -305,5 +435,68 @@ impl BlobStore for TarStore {
             name = self.aliases.get(&name)?.clone();
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outer_compression_by_magic() {
+        // (first bytes, compression)
+        let cases: [(&[u8], Option<Outer>); 6] = [
+            (&[0x1f, 0x8b, 8, 0], Some(Outer::Gzip)),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0], Some(Outer::Xz)),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Some(Outer::Zstd)),
+            (&[0xfd, b'7', b'z', b'X', b'Z'], None), // xz magic cut short
+            (b"manifest.json\0", None),              // a plain tar header
+            (b"", None),                             // empty input
+        ];
+        for (head, want) in cases {
+            assert_eq!(Outer::sniff(head), want, "{head:?}");
+        }
+    }
+
+    /// A one-member outer tar holding `manifest.json`.
+    fn outer_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "manifest.json", &b"[]"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    // The same members come out of the plain tar and of its gzip, xz and
+    // zstd compressions, read one-pass from a stream.
+    #[test]
+    fn compressed_streams_read_as_plain() {
+        use std::io::Write as _;
+        let tar = outer_tar();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&tar).unwrap();
+        let inputs = [
+            ("plain", tar.clone()),
+            ("gzip", gz.finish().unwrap()),
+            ("xz", xz.finish().unwrap()),
+            ("zstd", zstd::encode_all(&tar[..], 1).unwrap()),
+        ];
+        let layers = ReadOptions {
+            name: String::new(),
+            compression: None,
+            verify: true,
+            extractors: Default::default(),
+            budget: Default::default(),
+        };
+        for (what, bytes) in inputs {
+            let store = TarStore::from_reader(what, &bytes[..], &layers).unwrap();
+            match store.get("manifest.json") {
+                Some(Blob::Memory(b)) => assert_eq!(&b[..], b"[]", "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ fn layout() -> PathBuf {
 /// `target/fixtures`, brought up to date once per test run: the script is
 /// idempotent (it skips when its stamp matches `index.json`), so running it
 /// keeps the fixtures in step with the layout.
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     static DERIVED: OnceLock<Result<(), String>> = OnceLock::new();
     let dir = root().join("target/fixtures");
     let script = root().join("testdata/derive-fixtures.sh");

@@ -49,3 +49,7 @@ mod bounds;
 // progress, selectors, messages, the flags peers taught users, and the
 // terminal cases through tmux.
 mod cli_ux;
+
+// Issue 10, what the world writes: kaniko `/` entries, absolute and
+// non-UTF-8 names against umoci; gzip/xz/zstd outer archives, path and stdin.
+mod wild;

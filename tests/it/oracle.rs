@@ -45,7 +45,7 @@ use crate::util::{digest, hex_of, oci_layout, open_with, Compression, TAG};
 
 /// What is compared of one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Seen {
+pub(crate) struct Seen {
     kind: &'static str,
     /// Permission bits incl. setuid/setgid/sticky; `None` for symlinks.
     mode: Option<u32>,
@@ -78,7 +78,7 @@ fn umoci() -> &'static str {
 
 /// `umoci unpack --rootless --image LAYOUT:TAG` into a temp bundle, then
 /// the rootfs, walked without following symlinks.
-fn umoci_tree(layout: &Path, tag: &str) -> (tempfile::TempDir, BTreeMap<String, Seen>) {
+pub(crate) fn umoci_tree(layout: &Path, tag: &str) -> (tempfile::TempDir, BTreeMap<String, Seen>) {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("bundle");
     let out = Command::new(umoci())
@@ -110,7 +110,9 @@ fn walk_disk(root: &Path, dir: &Path, seen: &mut BTreeMap<String, Seen>) {
     for p in entries {
         let meta = std::fs::symlink_metadata(&p).unwrap();
         let ft = meta.file_type();
-        let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+        // Names in imgaudit's stored-name encoding (`layer::name_from_bytes`:
+        // a Latin-1 byte as `\xNN`), so a non-UTF-8 name compares exactly.
+        let rel = format!("/{}", stored(p.strip_prefix(root).unwrap()));
         let perm = meta.mode() & 0o7777;
         let entry = if ft.is_dir() {
             walk_disk(root, &p, seen);
@@ -120,7 +122,7 @@ fn walk_disk(root: &Path, dir: &Path, seen: &mut BTreeMap<String, Seen>) {
                 kind: "symlink",
                 mode: None,
                 size: None,
-                target: Some(std::fs::read_link(&p).unwrap().display().to_string()),
+                target: Some(stored(&std::fs::read_link(&p).unwrap())),
                 sha256: None,
             }
         } else if ft.is_file() {
@@ -153,6 +155,12 @@ fn walk_disk(root: &Path, dir: &Path, seen: &mut BTreeMap<String, Seen>) {
         };
         seen.insert(rel, entry);
     }
+}
+
+/// A path on disk as imgaudit stores names read from a tar.
+fn stored(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    imgaudit::layer::name_from_bytes(p.as_os_str().as_bytes()).into_owned()
 }
 
 impl Seen {
@@ -265,7 +273,7 @@ fn differences(umoci: &BTreeMap<String, Seen>, ours: &BTreeMap<String, Seen>) ->
 
 /// Compare imgaudit's tree of one image with umoci's rootfs of it; the
 /// number of entries compared, or the full list of differences.
-fn check(
+pub(crate) fn check(
     label: &str,
     theirs: &BTreeMap<String, Seen>,
     image: &Image,

@@ -56,7 +56,8 @@ pub fn header(kind: tar::EntryType, name: &[u8], size: u64, mode: u32) -> tar::H
     h
 }
 
-fn set_link(h: &mut tar::Header, target: &[u8]) {
+/// Write `target` into the link-name field of `h` verbatim (any bytes).
+pub fn set_link(h: &mut tar::Header, target: &[u8]) {
     assert!(target.len() <= 100, "link target too long: {target:?}");
     h.as_old_mut().linkname[..target.len()].copy_from_slice(target);
     h.set_cksum();
