@@ -49,3 +49,8 @@ mod bounds;
 // progress, selectors, messages, the flags peers taught users, and the
 // terminal cases through tmux.
 mod cli_ux;
+
+// Issue 10: every image of an input selectable (by any spelling of its name,
+// by digest, by a platform-less index child's config), legacy configs read
+// as Docker's loader reads them, OCI artifacts named as such.
+mod selection;

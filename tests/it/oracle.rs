@@ -45,7 +45,7 @@ use crate::util::{digest, hex_of, oci_layout, open_with, Compression, TAG};
 
 /// What is compared of one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Seen {
+pub(crate) struct Seen {
     kind: &'static str,
     /// Permission bits incl. setuid/setgid/sticky; `None` for symlinks.
     mode: Option<u32>,
@@ -78,7 +78,7 @@ fn umoci() -> &'static str {
 
 /// `umoci unpack --rootless --image LAYOUT:TAG` into a temp bundle, then
 /// the rootfs, walked without following symlinks.
-fn umoci_tree(layout: &Path, tag: &str) -> (tempfile::TempDir, BTreeMap<String, Seen>) {
+pub(crate) fn umoci_tree(layout: &Path, tag: &str) -> (tempfile::TempDir, BTreeMap<String, Seen>) {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("bundle");
     let out = Command::new(umoci())
@@ -265,7 +265,7 @@ fn differences(umoci: &BTreeMap<String, Seen>, ours: &BTreeMap<String, Seen>) ->
 
 /// Compare imgaudit's tree of one image with umoci's rootfs of it; the
 /// number of entries compared, or the full list of differences.
-fn check(
+pub(crate) fn check(
     label: &str,
     theirs: &BTreeMap<String, Seen>,
     image: &Image,
