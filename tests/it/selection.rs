@@ -135,8 +135,9 @@ fn same_as_umoci(label: &str, umoci_layout: &Path, image: &imgaudit::image::Imag
 // selector the error lists names that can be passed back (the digest for the
 // untagged image, the tag for the signature); the `.sig` itself is named an
 // OCI artifact (item 5).
+// See: issue 10
 #[test]
-fn cosign_layout_image_by_digest_sig_is_an_artifact() {
+fn r10_cosign_layout_image_by_digest_sig_is_an_artifact() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("cosign");
     let image = oci_layout(&root, &layers("signed"), Compression::Gzip, json!({}));
@@ -184,6 +185,26 @@ fn cosign_layout_image_by_digest_sig_is_an_artifact() {
         )),
         "{line}"
     );
+    // The same layout as an OCI archive on stdin: selected by digest, and
+    // the `.sig` named an artifact under stdin's one label.
+    let archive = crate::util::tar_dir(&root, &tmp.path().join("cosign.tar"));
+    let bytes = std::fs::read(&archive).unwrap();
+    let out = crate::util::imgaudit_in(
+        None,
+        ["files", "-", "--image", image.manifest.as_str()],
+        Some(&bytes),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, by_flag);
+    let line = error_line(&crate::util::imgaudit_in(
+        None,
+        ["files", "-", "--image", sig_tag.as_str()],
+        Some(&bytes),
+    ));
+    assert!(
+        line.starts_with("error: <stdin>: `") && line.contains("is an OCI artifact"),
+        "{line}"
+    );
     // A digest the layout does not hold lists what it holds.
     let absent = format!("sha256:{}", "0".repeat(64));
     let line = error_line(&imgaudit(["files", dir, "--image", &absent]));
@@ -198,8 +219,9 @@ fn cosign_layout_image_by_digest_sig_is_an_artifact() {
 // each platform gives exactly the tree umoci unpacks from that image — a
 // platform no config declares is an error listing what the configs say, and
 // a child in a nested index can be picked by its own digest.
+// See: issue 10
 #[test]
-fn platformless_index_matched_by_config() {
+fn r10_platformless_index_matched_by_config() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("oci");
     let mut children = Vec::new();
@@ -258,8 +280,9 @@ fn platformless_index_matched_by_config() {
 
 // Proves (item 2): a lone index child without `platform` is taken whatever
 // the host platform (the only image there is), and is umoci's tree.
+// See: issue 10
 #[test]
-fn lone_platformless_child_is_taken() {
+fn r10_lone_platformless_child_is_taken() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("oci");
     let l = oci_layout(
@@ -290,8 +313,9 @@ fn lone_platformless_child_is_taken() {
 // inside an OCI layout is followed to the platform asked for, its Docker
 // `rootfs.diff.tar.gzip` layers read, and the tree is what umoci unpacks from
 // the same layers in an OCI image.
+// See: issue 10
 #[test]
-fn docker_manifest_list_in_an_oci_layout() {
+fn r10_docker_manifest_list_in_an_oci_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("docker-list");
     let mut entries = Vec::new();
@@ -359,8 +383,9 @@ fn docker_manifest_list_in_an_oci_layout() {
 // Proves (item 2): a `docker save` tag matches in every spelling a user
 // types — normalised as Docker's `ParseNormalizedNamed` does — and only its
 // own name: another tag or namespace is an error listing the tags.
+// See: issue 10
 #[test]
-fn docker_archive_tags_in_every_spelling() {
+fn r10_docker_archive_tags_in_every_spelling() {
     let tmp = tempfile::tempdir().unwrap();
     let path = docker_archive_images(
         &tmp.path().join("two.tar"),
@@ -394,8 +419,9 @@ fn docker_archive_tags_in_every_spelling() {
 
 // Proves (item 2): a `docker save` image is selected by its image ID (the
 // config digest, `sha256:…`), and an untagged one is listed by that ID.
+// See: issue 10
 #[test]
-fn docker_archive_image_id_selects() {
+fn r10_docker_archive_image_id_selects() {
     let tmp = tempfile::tempdir().unwrap();
     let path = docker_archive_images(
         &tmp.path().join("two.tar"),
@@ -412,8 +438,9 @@ fn docker_archive_image_id_selects() {
 // its sha256 (ggcr's mutate fixtures ship one; Docker's loader never compares
 // the name) is read, the real config digest is reported, the layers are still
 // verified against its diff_ids, and the tree is umoci's of the same layers.
+// See: issue 10
 #[test]
-fn legacy_config_not_named_by_its_hash() {
+fn r10_legacy_config_not_named_by_its_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let tars = layers("legacy");
     let diff_ids: Vec<String> = tars.iter().map(|t| digest(t)).collect();
@@ -481,8 +508,9 @@ fn legacy_config_not_named_by_its_hash() {
 
 // Proves (item 3): `--no-verify`'s help says what it skips and what it
 // still checks.
+// See: issue 10
 #[test]
-fn no_verify_help_says_what_it_skips() {
+fn r10_no_verify_help_says_what_it_skips() {
     let out = imgaudit(["audit", "--help"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let help = out.stdout.replace('\n', " ");
@@ -507,8 +535,9 @@ type BuildDesc = Box<dyn Fn(&Path) -> Value>;
 // type — by `artifactType`, by a config that is no image config (Helm), and
 // with an `artifactType` but no `layers` at all (which an image manifest
 // requires) — never "invalid JSON" or a missing-diff_ids complaint.
+// See: issue 10
 #[test]
-fn artifacts_are_not_images() {
+fn r10_artifacts_are_not_images() {
     let tmp = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, BuildDesc, &str)> = vec![
         (
