@@ -164,24 +164,53 @@ fn config_platform_matches(found: &Platform, want: &Platform) -> bool {
             .is_none_or(|v| found.variant.as_deref() == Some(v.as_str()))
 }
 
-fn describe_platforms(store: &dyn BlobStore, ds: &[Descriptor]) -> String {
-    let v: Vec<String> = ds
-        .iter()
+/// The platform of each of `ds`: its descriptor's, else what its config
+/// declares (`from_config`). Each distinct manifest is read once: an index
+/// that repeats one platform-less child a million times costs one read, so
+/// the work stays bounded by the bytes of the input.
+fn child_platforms(store: &dyn BlobStore, ds: &[Descriptor]) -> Vec<ChildPlatform> {
+    let mut seen: std::collections::HashMap<String, Option<Platform>> = Default::default();
+    ds.iter()
         .map(|d| match d.platform() {
-            Some(p) => {
-                let mut s = format!("{}/{}", p.os(), p.architecture());
-                if let Some(v) = p.variant() {
-                    s.push('/');
-                    s.push_str(v);
-                }
-                s
-            }
-            None => match config_platform(store, d) {
-                Some(p) => format!("{p} (from its config)"),
-                None => "<no platform>".into(),
+            Some(p) => ChildPlatform {
+                platform: Some(Platform {
+                    os: p.os().to_string(),
+                    arch: p.architecture().to_string(),
+                    variant: p.variant().clone(),
+                }),
+                from_config: false,
+            },
+            None => ChildPlatform {
+                platform: seen
+                    .entry(d.digest().to_string())
+                    .or_insert_with(|| config_platform(store, d))
+                    .clone(),
+                from_config: true,
             },
         })
-        .collect();
+        .collect()
+}
+
+/// One index child's platform, and whether its config said it.
+struct ChildPlatform {
+    platform: Option<Platform>,
+    from_config: bool,
+}
+
+/// The distinct platforms of an index's children, in order (an index may
+/// repeat one child; the error line lists each platform once).
+fn describe_platforms(ps: &[ChildPlatform]) -> String {
+    let mut v: Vec<String> = Vec::new();
+    for c in ps {
+        let text = match (&c.platform, c.from_config) {
+            (Some(p), false) => p.to_string(),
+            (Some(p), true) => format!("{p} (from its config)"),
+            (None, _) => "<no platform>".into(),
+        };
+        if !v.contains(&text) {
+            v.push(text);
+        }
+    }
     v.join(", ")
 }
 
@@ -256,15 +285,14 @@ pub fn resolve(
     let manifests = index.manifests();
     let mut reference = tag.map(String::from);
     let chosen: Descriptor = match tag {
-        Some(t) if is_digest(t) => {
-            find_digest(store, manifests, t, 0).ok_or_else(|| SourceError::Select {
+        Some(t) if is_digest(t) => find_digest(store, manifests, t, 0, &mut Default::default())
+            .ok_or_else(|| SourceError::Select {
                 input: input.clone(),
                 why: format!(
                     "no manifest with digest `{t}`; the layout holds: {}",
                     list_names(manifests)
                 ),
-            })?
-        }
+            })?,
         Some(t) => manifests
             .iter()
             .find(|d| ref_names(d).iter().any(|n| tag_matches(t, n)))
@@ -398,23 +426,26 @@ fn pick_platform(
     if let Some(d) = ds.iter().find(|d| platform_matches(d, platform)) {
         return Ok(d.clone());
     }
-    let by_config = ds.iter().find(|d| {
-        d.platform().is_none()
-            && config_platform(store, d).is_some_and(|p| config_platform_matches(&p, platform))
-    });
-    if let Some(d) = by_config {
-        return Ok(d.clone());
-    }
     if let [one] = ds {
         if one.platform().is_none() {
             return Ok(one.clone());
         }
     }
+    let found = child_platforms(store, ds);
+    let by_config = ds.iter().zip(&found).find(|(_, c)| {
+        c.from_config
+            && c.platform
+                .as_ref()
+                .is_some_and(|p| config_platform_matches(p, platform))
+    });
+    if let Some((d, _)) = by_config {
+        return Ok(d.clone());
+    }
     Err(SourceError::Select {
         input: store.input().to_string(),
         why: format!(
             "no manifest for platform `{platform}`; available: {} (choose with `--platform`)",
-            describe_platforms(store, ds)
+            describe_platforms(&found)
         ),
     })
 }
@@ -424,11 +455,16 @@ fn pick_platform(
 /// a multi-platform index can be picked by its digest too). Blobs that
 /// cannot be read are skipped: this is a search, the chosen one is read
 /// (and verified) again by [`descend`].
+///
+/// Each index is read once (`visited`): an index that names itself, or one
+/// that lists the same child index many times at every level, would
+/// otherwise make the search exponential in [`MAX_DEPTH`].
 fn find_digest(
     store: &dyn BlobStore,
     ds: &[Descriptor],
     digest: &str,
     depth: usize,
+    visited: &mut std::collections::HashSet<String>,
 ) -> Option<Descriptor> {
     if let Some(d) = ds.iter().find(|d| d.digest().to_string() == digest) {
         return Some(d.clone());
@@ -436,11 +472,21 @@ fn find_digest(
     if depth >= MAX_DEPTH {
         return None;
     }
-    ds.iter().filter(|d| is_index(d)).find_map(|d| {
-        let (_, bytes) = read_blob(store, d).ok()?;
-        let index: ImageIndex = serde_json::from_slice(&bytes).ok()?;
-        find_digest(store, index.manifests(), digest, depth + 1)
-    })
+    for d in ds.iter().filter(|d| is_index(d)) {
+        if !visited.insert(d.digest().to_string()) {
+            continue;
+        }
+        let Ok((_, bytes)) = read_blob(store, d) else {
+            continue;
+        };
+        let Ok(index) = serde_json::from_slice::<ImageIndex>(&bytes) else {
+            continue;
+        };
+        if let Some(found) = find_digest(store, index.manifests(), digest, depth + 1, visited) {
+            return Some(found);
+        }
+    }
+    None
 }
 
 /// How to pick one image of several in a layout: by name or by digest.
@@ -495,7 +541,7 @@ fn platform_absent(store: &dyn BlobStore, d: &Descriptor, e: SourceError) -> Sou
             input: store.input().to_string(),
             why: format!(
                 "platform `{}` is listed in the index but its blobs are absent (`{name}` is missing): the image was copied without it; copy every platform (`skopeo copy --all`) or pick one that is there with `--platform`",
-                describe_platforms(store, std::slice::from_ref(d))
+                describe_platforms(&child_platforms(store, std::slice::from_ref(d)))
             ),
         },
         _ => e,

@@ -599,3 +599,56 @@ fn r10_artifacts_are_not_images() {
         );
     }
 }
+
+// Proves (item 2, bounded): a digest search through nested indexes reads each
+// index once — a chain of indexes each listing the one below 2000 times
+// (2000^7 paths without that) answers at once, with the one-line
+// "no manifest with digest" error — and a thousand platform-less entries
+// naming one manifest are matched by its config, each platform listed once.
+// See: issue 10
+#[test]
+fn r10_selection_work_is_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("oci");
+    let l = oci_layout(
+        &root,
+        &layers("deep"),
+        Compression::None,
+        json!({"architecture": "arm64", "os": "linux"}),
+    );
+    let child = json!({"mediaType": OCI_MANIFEST, "digest": l.manifest, "size": size_of(&root, &l.manifest)});
+    let mut below = vec![child.clone(); 1000];
+    for _ in 0..7 {
+        let (d, size) = json_blob(
+            &root,
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": below}),
+        );
+        below = vec![json!({"mediaType": OCI_INDEX, "digest": d, "size": size}); 2000];
+    }
+    below.truncate(1);
+    write_index(&root, vec![with_name(below.pop().unwrap(), TAG)]);
+    let dir = root.to_str().unwrap();
+    let absent = format!("sha256:{}", "0".repeat(64));
+    let start = std::time::Instant::now();
+    let line = error_line(&imgaudit(["files", dir, "--image", &absent]));
+    assert!(line.contains("no manifest with digest"), "{line}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    // The image at the bottom, by digest through seven indexes.
+    let by_digest = open_with(&root, Some(&l.manifest), None);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    // A thousand untagged platform-less entries naming that manifest:
+    // matched by its config, read once; a platform no config declares is
+    // listed once, not a thousand times.
+    write_index(&root, vec![child; 1000]);
+    let by_config = open_with(&root, None, Some("linux/arm64"));
+    assert_eq!(
+        crate::util::listing(&by_digest),
+        crate::util::listing(&by_config)
+    );
+    let line = error_line(&imgaudit(["files", dir, "--platform", "linux/amd64"]));
+    assert!(
+        line.contains("available: linux/arm64 (from its config) (choose"),
+        "{line}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}
