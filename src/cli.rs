@@ -229,17 +229,24 @@ struct InitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ImageArgs {
     /// The image: a `docker save` tarball, an OCI layout directory or
-    /// archive, or `-` for stdin. `PATH:TAG` picks an image by tag; the
+    /// archive, or `-` for stdin. `PATH:TAG` picks an image by tag,
+    /// `PATH@sha256:…` by manifest digest (image ID in a `docker save`); the
     /// skopeo prefixes `docker-archive:`, `oci-archive:` and `oci:` are accepted.
     #[arg(value_name = "IMAGE")]
     image: String,
-    /// Pick the image with this tag (or OCI ref name) when the input holds several.
-    #[arg(long = "image", value_name = "TAG")]
+    /// Pick the image with this tag (or OCI ref name, in any spelling: `x`,
+    /// `docker.io/library/x:latest`), or by digest (`sha256:…`: an OCI
+    /// manifest, a `docker save` image ID), when the input holds several.
+    #[arg(long = "image", value_name = "TAG|DIGEST")]
     tag: Option<String>,
     /// Platform to pick from a multi-platform index: `os/arch[/variant]` (`linux/x86_64` = `linux/amd64`).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = input::parse_platform, env = "IMGAUDIT_PLATFORM")]
     platform: Option<Platform>,
-    /// Skip digest verification (faster on large uncompressed images).
+    /// Skip hashing the layers: neither a layer blob's digest (the manifest's)
+    /// nor its uncompressed diff_id (the config's) is checked, which saves a
+    /// sha256 pass over every layer's bytes. Index, manifest and config
+    /// blobs are still checked against their digests (they are small), and
+    /// names and bounds are still enforced.
     #[arg(long)]
     no_verify: bool,
     /// Progress bar on stderr: auto (a terminal, unless `CI` is set), always, never.

@@ -3,7 +3,8 @@
 //! This module owns the `IMAGE` argument and its selectors before the
 //! library sees them: the skopeo/syft transport prefixes (`docker-archive:`,
 //! `oci-archive:`, `oci:`), references that are not files (`python:3.12`,
-//! `DIR@sha256:…`, `docker://…`), a tag given twice in disagreement
+//! `docker://…`), a selector after the path (`DIR:NAME`, `DIR@sha256:…`,
+//! the manifest digest), a selector given twice in disagreement
 //! (`DIR:TAG` and `--image OTHER`), `--platform` spellings
 //! (`linux/x86_64` is `linux/amd64`), stdin on a terminal, and the few
 //! input errors worth a better sentence than the library's (a `docker export`
@@ -167,13 +168,6 @@ fn local_path(image: &str) -> anyhow::Result<String> {
     if transport.is_some() {
         // `oci:DIR:TAG` names a local path for sure: no registry guess.
         anyhow::bail!("{}", not_found(&file.display().to_string()));
-    }
-    if let Some((base, digest)) = path.split_once('@') {
-        if Path::new(base).exists() {
-            anyhow::bail!(
-                "`{image}`: picking an image by digest (`@{digest}`) is not supported; pick it by tag: `{base}:TAG` or `--image TAG`"
-            );
-        }
     }
     if looks_like_registry_reference(path) {
         anyhow::bail!(

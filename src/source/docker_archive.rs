@@ -6,13 +6,19 @@
 //! gzip layers in the containerd store). The OCI `index.json` beside it may
 //! name other platforms whose blobs are absent (moby#49473): we follow
 //! `manifest.json`, which only names blobs that are present.
+//! This module owns choosing the image of a `docker save` tarball: by any
+//! spelling of a tag in `RepoTags` (`x`, `x:latest`, `docker.io/library/x`,
+//! `index.docker.io/library/x:latest` are one name, see
+//! [`super::tag_matches`]) or by image ID (`sha256:…`, the config's digest,
+//! what `docker images --no-trunc` prints).
 //! Spec: moby `image/tarexport/save.go` (`manifestItem`), which oci-spec has
-//! no type for.
+//! no type for; `image/tarexport/load.go` for what the loader checks.
 
 use serde::Deserialize;
 
 use super::{
-    bad_json, tag_matches, BlobStore, Format, ImageConfig, LayerRef, ResolvedImage, SourceError,
+    bad_json, is_digest, tag_matches, BlobStore, Format, ImageConfig, LayerRef, ResolvedImage,
+    SourceError,
 };
 
 #[derive(Deserialize)]
@@ -25,14 +31,23 @@ struct ManifestItem {
     layers: Vec<String>,
 }
 
-/// `blobs/sha256/<hex>` or `<hex>.json` / `<hex>.tar` → `sha256:<hex>`.
-fn digest_from_name(name: &str) -> Option<String> {
-    if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-        return Some(format!("sha256:{hex}"));
-    }
-    let stem = name.strip_suffix(".json")?;
-    (stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| format!("sha256:{stem}"))
+/// `blobs/sha256/<hex>` → `sha256:<hex>`: a content-addressed blob of the
+/// Docker 25+ layout, whose name is its digest by definition.
+fn digest_from_blob_name(name: &str) -> Option<String> {
+    name.strip_prefix("blobs/sha256/")
+        .map(|hex| format!("sha256:{hex}"))
+}
+
+/// The image ID a `manifest.json` entry's config name claims (`<hex>.json`
+/// in the legacy layout, `blobs/sha256/<hex>` in Docker 25+), for selecting
+/// by `sha256:…` before the config is read.
+fn claimed_id(config: &str) -> Option<String> {
+    let name = config.trim_start_matches("./");
+    digest_from_blob_name(name).or_else(|| {
+        let stem = name.strip_suffix(".json")?;
+        (stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| format!("sha256:{stem}"))
+    })
 }
 
 /// Resolve the image in a `docker save` store.
@@ -43,6 +58,16 @@ pub fn resolve(store: &dyn BlobStore, tag: Option<&str>) -> Result<ResolvedImage
         serde_json::from_slice(&bytes).map_err(|e| bad_json(store, "manifest.json", e))?;
     let tags_of = |m: &ManifestItem| m.repo_tags.clone().unwrap_or_default();
     let chosen = match tag {
+        Some(t) if is_digest(t) => items
+            .iter()
+            .find(|m| claimed_id(&m.config).as_deref() == Some(t))
+            .ok_or_else(|| SourceError::Select {
+                input: input.clone(),
+                why: format!(
+                    "no image with ID `{t}`; the tarball holds: {}",
+                    list_tags(&items)
+                ),
+            })?,
         Some(t) => items
             .iter()
             .find(|m| tags_of(m).iter().any(|have| tag_matches(t, have)))
@@ -75,8 +100,19 @@ pub fn resolve(store: &dyn BlobStore, tag: Option<&str>) -> Result<ResolvedImage
         },
     };
     let config_name = chosen.config.trim_start_matches("./").to_string();
-    let config_digest = digest_from_name(&config_name);
-    let config_bytes = store.read_verified(&config_name, config_digest.as_deref())?;
+    // A Docker 25+ blob is content-addressed: its name is checked. A legacy
+    // `<hex>.json` is not: Docker's loader (`tarexport/load.go`) reads the
+    // file `Config` names and computes the image ID from its bytes, never
+    // comparing it with the name, and ggcr's mutate fixtures ship a config
+    // whose name is not its hash. So the name is only a name here; the
+    // digest reported is the real one, and the layers are still verified
+    // against the `diff_ids` of the config actually read.
+    let config_bytes =
+        store.read_verified(&config_name, digest_from_blob_name(&config_name).as_deref())?;
+    let config_digest = Some(format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config_bytes))
+    ));
     let config = ImageConfig::parse(&config_bytes).map_err(|e| bad_json(store, &config_name, e))?;
     if config.diff_ids.len() != chosen.layers.len() {
         return Err(SourceError::Inconsistent {
@@ -133,14 +169,18 @@ fn list_tags(items: &[ManifestItem]) -> String {
                 .as_ref()
                 .filter(|t| !t.is_empty())
                 .map(|t| t.join(", "))
-                .unwrap_or_else(|| format!("<untagged {}>", m.config))
+                .unwrap_or_else(|| match claimed_id(&m.config) {
+                    Some(id) => id,
+                    None => format!("<untagged {}>", m.config),
+                })
         })
         .collect();
     tags.join("; ")
 }
 
 /// How to pick one image of several: `INPUT:TAG` works on a path only, so
-/// stdin is told `--image TAG` alone.
+/// stdin is told `--image TAG` alone. An untagged image is listed by its ID
+/// (`sha256:…`), which `--image` takes too.
 pub(crate) fn pick_hint(store: &dyn BlobStore, by_path: &str) -> String {
     if store.input() == super::tarball::STDIN {
         "`--image TAG`".to_string()

@@ -1,10 +1,16 @@
 //! OCI image layouts: `oci-layout` + `index.json` + `blobs/<alg>/<hex>`, as a
 //! directory ([`DirStore`]) or inside a tar (an `oci-archive`, read through
 //! `tarball::TarStore`). `index.json` may point at nested image indexes
-//! (multi-platform); we pick by `org.opencontainers.image.ref.name` (or
-//! containerd's `io.containerd.image.name`) and then by platform.
+//! (multi-platform). This module owns choosing the image: by
+//! `org.opencontainers.image.ref.name` (or containerd's
+//! `io.containerd.image.name`), or by manifest digest (cosign leaves the
+//! image untagged and tags only its `.sig`/`.att`); then by platform, where
+//! an index child without `platform` is matched by its config's
+//! `os`/`architecture` (containerd's `images.Manifest` does this) and a lone
+//! one is taken. A manifest that is an OCI artifact (a signature, an SBOM)
+//! is refused as such, not as broken JSON.
 //! Spec: OCI image-spec v1.1 `image-layout.md`, `image-index.md`,
-//! `manifest.md`, `annotations.md`.
+//! `manifest.md` (`artifactType`), `annotations.md`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,8 +19,8 @@ use std::sync::Arc;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 
 use super::{
-    bad_json, blob_path, tag_matches, Blob, BlobStore, Format, ImageConfig, LayerRef, Platform,
-    ResolvedImage, SourceError,
+    bad_json, blob_path, is_digest, tag_matches, Blob, BlobStore, Format, ImageConfig, LayerRef,
+    Platform, ResolvedImage, SourceError,
 };
 use crate::layer::FileRange;
 
@@ -131,22 +137,127 @@ fn platform_matches(d: &Descriptor, want: &Platform) -> bool {
             .is_none_or(|v| p.variant().as_deref() == Some(v.as_str()))
 }
 
-fn describe_platforms(ds: &[Descriptor]) -> String {
-    let v: Vec<String> = ds
-        .iter()
+/// The platform an index child's config declares (`os`, `architecture`,
+/// `variant`), for a child whose descriptor has no `platform`; `None` when
+/// it cannot be read or is not an image manifest.
+fn config_platform(store: &dyn BlobStore, d: &Descriptor) -> Option<Platform> {
+    if is_index(d) {
+        return None;
+    }
+    let (_, bytes) = read_blob(store, d).ok()?;
+    let manifest: ImageManifest = serde_json::from_slice(&bytes).ok()?;
+    let (_, config) = read_blob(store, manifest.config()).ok()?;
+    let config = ImageConfig::parse(&config).ok()?;
+    Some(Platform {
+        os: config.os?,
+        arch: config.architecture?,
+        variant: config.variant,
+    })
+}
+
+fn config_platform_matches(found: &Platform, want: &Platform) -> bool {
+    found.os == want.os
+        && found.arch == want.arch
+        && want
+            .variant
+            .as_ref()
+            .is_none_or(|v| found.variant.as_deref() == Some(v.as_str()))
+}
+
+/// The platform of each of `ds`: its descriptor's, else what its config
+/// declares (`from_config`). Each distinct manifest is read once: an index
+/// that repeats one platform-less child a million times costs one read, so
+/// the work stays bounded by the bytes of the input.
+fn child_platforms(store: &dyn BlobStore, ds: &[Descriptor]) -> Vec<ChildPlatform> {
+    let mut seen: std::collections::HashMap<String, Option<Platform>> = Default::default();
+    ds.iter()
         .map(|d| match d.platform() {
-            Some(p) => {
-                let mut s = format!("{}/{}", p.os(), p.architecture());
-                if let Some(v) = p.variant() {
-                    s.push('/');
-                    s.push_str(v);
-                }
-                s
-            }
-            None => "<no platform>".into(),
+            Some(p) => ChildPlatform {
+                platform: Some(Platform {
+                    os: p.os().to_string(),
+                    arch: p.architecture().to_string(),
+                    variant: p.variant().clone(),
+                }),
+                from_config: false,
+            },
+            None => ChildPlatform {
+                platform: seen
+                    .entry(d.digest().to_string())
+                    .or_insert_with(|| config_platform(store, d))
+                    .clone(),
+                from_config: true,
+            },
         })
-        .collect();
+        .collect()
+}
+
+/// One index child's platform, and whether its config said it.
+struct ChildPlatform {
+    platform: Option<Platform>,
+    from_config: bool,
+}
+
+/// The distinct platforms of an index's children, in order (an index may
+/// repeat one child; the error line lists each platform once).
+fn describe_platforms(ps: &[ChildPlatform]) -> String {
+    let mut v: Vec<String> = Vec::new();
+    for c in ps {
+        let text = match (&c.platform, c.from_config) {
+            (Some(p), false) => p.to_string(),
+            (Some(p), true) => format!("{p} (from its config)"),
+            (None, _) => "<no platform>".into(),
+        };
+        if !v.contains(&text) {
+            v.push(text);
+        }
+    }
     v.join(", ")
+}
+
+/// Config media types of container images (OCI and Docker schema 2).
+const IMAGE_CONFIGS: &[&str] = &[
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// A filesystem layer's media type: OCI's `…image.layer.v1.tar[+gzip|+zstd]`
+/// (and its non-distributable variants), Docker's `…image.rootfs.diff…`
+/// and `…image.rootfs.foreign.diff…`.
+fn is_layer_type(mt: &str) -> bool {
+    mt.starts_with("application/vnd.oci.image.layer.")
+        || mt.starts_with("application/vnd.docker.image.rootfs.")
+}
+
+/// What makes `manifest` an OCI artifact rather than an image, as the type
+/// to print; `None` for an image.
+///
+/// Checked in the spec's order of precedence: `artifactType` names it;
+/// otherwise a config that is no image config (the empty descriptor
+/// `application/vnd.oci.empty.v1+json`, a Helm chart's config) gives its
+/// media type. A cosign `.sig` manifest has neither — it carries an image
+/// config media type — but its layers are signature payloads
+/// (`application/vnd.dev.cosign.simplesigning.v1+json`), not tars: the first
+/// layer type that is no filesystem layer names it.
+fn artifact_kind(manifest: &ImageManifest) -> Option<String> {
+    if let Some(t) = manifest.artifact_type() {
+        return Some(t.to_string());
+    }
+    let config = manifest.config().media_type().to_string();
+    if !IMAGE_CONFIGS.contains(&config.as_str()) {
+        return Some(config);
+    }
+    manifest
+        .layers()
+        .iter()
+        .map(|l| l.media_type().to_string())
+        .find(|mt| !is_layer_type(mt))
+}
+
+/// For a manifest oci-spec cannot parse: its `artifactType`, when it has one
+/// (an artifact may have no `layers`, which an image manifest requires).
+fn raw_artifact_type(bytes: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("artifactType")?.as_str().map(String::from)
 }
 
 fn read_blob(store: &dyn BlobStore, d: &Descriptor) -> Result<(String, Vec<u8>), SourceError> {
@@ -174,6 +285,14 @@ pub fn resolve(
     let manifests = index.manifests();
     let mut reference = tag.map(String::from);
     let chosen: Descriptor = match tag {
+        Some(t) if is_digest(t) => find_digest(store, manifests, t, 0, &mut Default::default())
+            .ok_or_else(|| SourceError::Select {
+                input: input.clone(),
+                why: format!(
+                    "no manifest with digest `{t}`; the layout holds: {}",
+                    list_names(manifests)
+                ),
+            })?,
         Some(t) => manifests
             .iter()
             .find(|d| ref_names(d).iter().any(|n| tag_matches(t, n)))
@@ -205,17 +324,32 @@ pub fn resolve(
                         why: format!(
                             "the layout holds {} images; pick one with {}: {}",
                             many.len(),
-                            super::docker_archive::pick_hint(store, "DIR:NAME")
-                                .replace("TAG", "NAME"),
+                            pick_hint(store),
                             list_names(many)
                         ),
                     });
                 }
-                pick_platform(&input, many, platform)?
+                pick_platform(store, many, platform)?
             }
         },
     };
-    let (manifest_name, manifest) = descend(store, chosen, platform, 0)?;
+    let (manifest_name, manifest_digest, manifest) =
+        descend(store, chosen, platform, 0).map_err(|e| match e {
+            // Named the way the user chose it, when they chose by name.
+            SourceError::Artifact { input, kind, name } => SourceError::Artifact {
+                input,
+                name: reference.clone().unwrap_or(name),
+                kind,
+            },
+            e => e,
+        })?;
+    if let Some(kind) = artifact_kind(&manifest) {
+        return Err(SourceError::Artifact {
+            input,
+            name: reference.unwrap_or(manifest_digest),
+            kind,
+        });
+    }
     let config_desc = manifest.config();
     let (config_name, config_bytes) = read_blob(store, config_desc)?;
     let config = ImageConfig::parse(&config_bytes).map_err(|e| bad_json(store, &config_name, e))?;
@@ -280,29 +414,98 @@ pub fn resolve(
     })
 }
 
+/// The index child for `platform`: by its descriptor's `platform`; else a
+/// child without one whose config declares that platform (containerd's
+/// `images.Manifest` reads the config the same way); else a lone child
+/// without a platform, which is the only image there is.
 fn pick_platform(
-    input: &str,
+    store: &dyn BlobStore,
     ds: &[Descriptor],
     platform: &Platform,
 ) -> Result<Descriptor, SourceError> {
-    ds.iter()
-        .find(|d| platform_matches(d, platform))
-        .cloned()
-        .ok_or_else(|| SourceError::Select {
-            input: input.to_string(),
-            why: format!(
-                "no manifest for platform `{platform}`; available: {} (choose with `--platform`)",
-                describe_platforms(ds)
-            ),
-        })
+    if let Some(d) = ds.iter().find(|d| platform_matches(d, platform)) {
+        return Ok(d.clone());
+    }
+    if let [one] = ds {
+        if one.platform().is_none() {
+            return Ok(one.clone());
+        }
+    }
+    let found = child_platforms(store, ds);
+    let by_config = ds.iter().zip(&found).find(|(_, c)| {
+        c.from_config
+            && c.platform
+                .as_ref()
+                .is_some_and(|p| config_platform_matches(p, platform))
+    });
+    if let Some((d, _)) = by_config {
+        return Ok(d.clone());
+    }
+    Err(SourceError::Select {
+        input: store.input().to_string(),
+        why: format!(
+            "no manifest for platform `{platform}`; available: {} (choose with `--platform`)",
+            describe_platforms(&found)
+        ),
+    })
 }
 
+/// The descriptor of the manifest (or index) whose digest is `digest`,
+/// searched in `ds` and the indexes they name (a platform's manifest inside
+/// a multi-platform index can be picked by its digest too). Blobs that
+/// cannot be read are skipped: this is a search, the chosen one is read
+/// (and verified) again by [`descend`].
+///
+/// Each index is read once (`visited`): an index that names itself, or one
+/// that lists the same child index many times at every level, would
+/// otherwise make the search exponential in [`MAX_DEPTH`].
+fn find_digest(
+    store: &dyn BlobStore,
+    ds: &[Descriptor],
+    digest: &str,
+    depth: usize,
+    visited: &mut std::collections::HashSet<String>,
+) -> Option<Descriptor> {
+    if let Some(d) = ds.iter().find(|d| d.digest().to_string() == digest) {
+        return Some(d.clone());
+    }
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    for d in ds.iter().filter(|d| is_index(d)) {
+        if !visited.insert(d.digest().to_string()) {
+            continue;
+        }
+        let Ok((_, bytes)) = read_blob(store, d) else {
+            continue;
+        };
+        let Ok(index) = serde_json::from_slice::<ImageIndex>(&bytes) else {
+            continue;
+        };
+        if let Some(found) = find_digest(store, index.manifests(), digest, depth + 1, visited) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// How to pick one image of several in a layout: by name or by digest.
+fn pick_hint(store: &dyn BlobStore) -> &'static str {
+    if store.input() == super::tarball::STDIN {
+        "`--image NAME` or `--image sha256:…`"
+    } else {
+        "`DIR:NAME`, `DIR@sha256:…` or `--image NAME`"
+    }
+}
+
+/// The manifest `d` leads to, through nested indexes: its blob name, its
+/// digest and the manifest.
 fn descend(
     store: &dyn BlobStore,
     d: Descriptor,
     platform: &Platform,
     depth: usize,
-) -> Result<(String, ImageManifest), SourceError> {
+) -> Result<(String, String, ImageManifest), SourceError> {
     if depth > MAX_DEPTH {
         return Err(SourceError::Inconsistent {
             input: store.input().to_string(),
@@ -313,12 +516,19 @@ fn descend(
     if is_index(&d) {
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
-        let next = pick_platform(store.input(), index.manifests(), platform)?;
+        let next = pick_platform(store, index.manifests(), platform)?;
         return descend(store, next, platform, depth + 1);
     }
     let manifest: ImageManifest =
-        serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
-    Ok((name, manifest))
+        serde_json::from_slice(&bytes).map_err(|e| match raw_artifact_type(&bytes) {
+            Some(kind) => SourceError::Artifact {
+                input: store.input().to_string(),
+                name: d.digest().to_string(),
+                kind,
+            },
+            None => bad_json(store, &name, e),
+        })?;
+    Ok((name, d.digest().to_string(), manifest))
 }
 
 /// A manifest an index lists for a platform, whose blob is not in the
@@ -331,7 +541,7 @@ fn platform_absent(store: &dyn BlobStore, d: &Descriptor, e: SourceError) -> Sou
             input: store.input().to_string(),
             why: format!(
                 "platform `{}` is listed in the index but its blobs are absent (`{name}` is missing): the image was copied without it; copy every platform (`skopeo copy --all`) or pick one that is there with `--platform`",
-                describe_platforms(std::slice::from_ref(d))
+                describe_platforms(&child_platforms(store, std::slice::from_ref(d)))
             ),
         },
         _ => e,

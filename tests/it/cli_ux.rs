@@ -462,8 +462,14 @@ fn r13_references_that_are_not_paths() {
     let line = one_error_line(&imgaudit(["docker://python:3.12"]));
     says(&line, &["registry", "skopeo copy"]);
     let layout = format!("{}/testdata/images/oci", env!("CARGO_MANIFEST_DIR"));
-    let line = one_error_line(&imgaudit([format!("{layout}@sha256:abc")]));
-    says(&line, &["digest", "--image TAG"]);
+    // `DIR@sha256:…` is a selector (issue 10): a digest the layout does not
+    // hold lists what it does hold, in names the user can pass back.
+    let absent = format!("sha256:{}", "0".repeat(64));
+    let line = one_error_line(&imgaudit([format!("{layout}@{absent}")]));
+    says(
+        &line,
+        &["no manifest with digest", &absent, "the layout holds:"],
+    );
     // A transport prefix names a local path for sure: a missing one is
     // "no such file", with what imgaudit reads, and no registry guess.
     for input in ["docker-archive:missing.tar", "oci:missing-dir:tag"] {

@@ -53,3 +53,8 @@ mod cli_ux;
 // Issue 10, what the world writes: kaniko `/` entries, absolute and
 // non-UTF-8 names against umoci; gzip/xz/zstd outer archives, path and stdin.
 mod wild;
+
+// Issue 10: every image of an input selectable (by any spelling of its name,
+// by digest, by a platform-less index child's config), legacy configs read
+// as Docker's loader reads them, OCI artifacts named as such.
+mod selection;
