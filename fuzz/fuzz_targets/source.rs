@@ -1,0 +1,88 @@
+//! The image formats: docker `manifest.json`, OCI `index.json`, image
+//! index/manifest and config, read from a tarball built from the input.
+//!
+//! The input is split on `\n--BLOB--\n`: the first part is `manifest.json`
+//! (first byte even) or `index.json` (odd); every other part is stored as
+//! `blobs/sha256/<its digest>` so manifests that name a part by digest
+//! reach it (the seeds do). The image config is also parsed on its own.
+#![no_main]
+
+use sha2::{Digest, Sha256};
+
+use imgaudit::layer::ReadOptions;
+use imgaudit::source::config::ImageConfig;
+use imgaudit::source::tarball::TarStore;
+use imgaudit::source::{resolve, Platform};
+use libfuzzer_sys::fuzz_target;
+
+const SEP: &[u8] = b"\n--BLOB--\n";
+
+fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder.append_data(&mut header, name, data).unwrap();
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    // Split on the separator (at most 8 parts).
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut remaining = rest;
+    while parts.len() < 7 {
+        match remaining.windows(SEP.len()).position(|w| w == SEP) {
+            Some(i) => {
+                parts.push(&remaining[..i]);
+                remaining = &remaining[i + SEP.len()..];
+            }
+            None => break,
+        }
+    }
+    parts.push(remaining);
+
+    for p in &parts {
+        let _ = ImageConfig::parse(p);
+    }
+
+    let mut builder = tar::Builder::new(Vec::new());
+    let top = if mode & 1 == 0 {
+        "manifest.json"
+    } else {
+        "index.json"
+    };
+    append(&mut builder, top, parts[0]);
+    if mode & 1 == 1 {
+        append(
+            &mut builder,
+            "oci-layout",
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        );
+    }
+    for p in &parts[1..] {
+        let name = format!("blobs/sha256/{}", hex::encode(Sha256::digest(p)));
+        append(&mut builder, &name, p);
+    }
+    let Ok(tarball) = builder.into_inner() else {
+        return;
+    };
+    let layers = ReadOptions {
+        name: String::new(),
+        compression: None,
+        verify: mode & 2 != 0,
+        extractors: Default::default(),
+        budget: Default::default(),
+    };
+    let Ok(store) = TarStore::from_reader("fuzz.tar", &tarball[..], &layers) else {
+        return;
+    };
+    let platform = Platform {
+        os: "linux".into(),
+        arch: "amd64".into(),
+        variant: None,
+    };
+    let tag = (mode & 4 != 0).then_some("latest");
+    let _ = resolve(&store, tag, &platform);
+});

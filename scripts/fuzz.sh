@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build every cargo-fuzz target and run each for SECONDS (default 30).
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
+# Each run starts from fuzz/corpus/<target>/ (the committed seeds plus
+# whatever earlier runs added; new inputs are written there, untracked) and
+# is bounded in memory (-rss_limit_mb) and per input (-timeout), so an
+# input that makes imgaudit grow without bound or hang is a finding too.
+# Exits non-zero when any target crashed; the crashing input is under
+# fuzz/artifacts/<target>/ (reproduce: cargo +nightly fuzz run TARGET FILE).
+# Not part of .ci/run: see docs/fuzzing.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+rss_mb=${FUZZ_RSS_MB:-2048}
+timeout_s=${FUZZ_TIMEOUT:-10}
+
+if [ "$#" -gt 0 ]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+
+cargo +nightly fuzz build
+failed=()
+for t in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$t"
+    echo "== $t: ${seconds}s"
+    if ! cargo +nightly fuzz run "$t" -- \
+        -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
+        -print_final_stats=1 2>&1 | tail -n 60; then
+        failed+=("$t")
+    fi
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "fuzz: crashes in: ${failed[*]} (inputs under fuzz/artifacts/)" >&2
+    exit 1
+fi
+echo "fuzz: ${#targets[@]} targets, ${seconds}s each, no crash"
