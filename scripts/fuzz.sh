@@ -19,6 +19,11 @@ shift || true
 rss_mb=${FUZZ_RSS_MB:-2048}
 timeout_s=${FUZZ_TIMEOUT:-10}
 
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: needs the nightly toolchain and cargo-fuzz (rustup toolchain install nightly; cargo install cargo-fuzz)" >&2
+    exit 2
+fi
+
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
