@@ -3,7 +3,7 @@
 //!
 //! This module owns the config file: parsing it with spans kept, validating
 //! every value. Applying the result to findings and to the exit-code gate is
-//! the sink's job (`crate::sink`), which reads this [`Config`]. It does not
+//! the sink's job (the `sink` module), which reads this [`Config`]. It does not
 //! read images, run checks or print anything, and the size budgets are only
 //! parsed here (the `size-budget-exceeded` check reads [`Config::budget`]).
 //!

@@ -6,7 +6,7 @@
 //! Finding`), which holds the only wording of that rule; its [`Note`]s are
 //! typed (evidence or hint), never a string prefix parsed back. Severity
 //! overrides and ignores from the config are applied in exactly one place,
-//! the sink (`crate::sink`), so checks never need to know about
+//! the sink (the `sink` module), so checks never need to know about
 //! configuration. Depends only on the rule vocabulary (`crate::diag`) and the
 //! step shortener (`crate::step`).
 

@@ -131,17 +131,15 @@ impl Image {
                     && e.kind == layer::EntryKind::File
                     && hashes.contains_key(&e.data_offset)
             };
+            let record = Verified {
+                digest: key.to_string(),
+                diff_id: l.diff_id.clone(),
+            };
             if l.from_cache && !l.index.entries.iter().any(new_hash) {
                 // Facts unchanged; the record may be new (a copy of a file
                 // whose blob was just hashed to its digest).
-                if cache.verified(id).is_none_or(|v| v.digest != key) {
-                    cache.record_verified(
-                        id,
-                        &Verified {
-                            digest: key.to_string(),
-                            diff_id: l.diff_id.clone(),
-                        },
-                    )?;
+                if cache.verified(id).as_ref() != Some(&record) {
+                    cache.record_verified(id, &record)?;
                 }
                 continue;
             }
@@ -151,13 +149,7 @@ impl Image {
                     e.sha256 = hashes.get(&e.data_offset).copied();
                 }
             }
-            cache.record_verified(
-                id,
-                &Verified {
-                    digest: key.to_string(),
-                    diff_id: l.diff_id.clone(),
-                },
-            )?;
+            cache.record_verified(id, &record)?;
             cache.put(key, &version, &index)?;
             saved += 1;
         }

@@ -81,7 +81,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         deleted_by: cx.removed_by(&path).map(|l| cx.step(l)),
                         distribution: d.name.clone(),
                         file,
-                        launchers_at_risk: super::affected_launchers(facts, &d.key),
+                        launchers_at_risk: facts.affected_launchers(&d.key),
                     }
                     .into(),
                 );

@@ -51,7 +51,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         why: why.clone(),
                         env: facts.env.root.clone(),
                         distribution: d.name.clone(),
-                        launchers_at_risk: super::affected_launchers(facts, &d.key),
+                        launchers_at_risk: facts.affected_launchers(&d.key),
                     }
                     .into(),
                 );

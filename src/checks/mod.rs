@@ -135,44 +135,5 @@ pub fn is_pip_alias(name: &str) -> bool {
             .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Launchers that break when distribution `key` has broken metadata: its own
-/// console scripts, and those of every distribution that requires it (their
-/// plugin loading and version checks read its metadata at start-up).
-///
-/// The answer for every key is indexed once per environment (on first
-/// use), so asking per problem is a lookup, not a pass over every launcher
-/// and requirement (issue 14).
-pub fn affected_launchers(facts: &EnvFacts, key: &str) -> Vec<String> {
-    facts
-        .launchers_by_dependency
-        .get_or_init(|| launchers_by_dependency(facts))
-        .get(key)
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// For each distribution key, the sorted launchers that depend on its
-/// metadata (see [`affected_launchers`]).
-fn launchers_by_dependency(facts: &EnvFacts) -> HashMap<String, Vec<String>> {
-    let declared = declared_scripts(facts);
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for l in &facts.launchers {
-        let Some((d, _)) = declared.get(l.name.as_str()) else {
-            continue;
-        };
-        let mut keys: Vec<String> = d.requires.iter().map(|r| r.key().to_string()).collect();
-        keys.push(d.key.clone());
-        keys.sort();
-        keys.dedup();
-        for k in keys {
-            out.entry(k).or_default().push(l.path.clone());
-        }
-    }
-    for v in out.values_mut() {
-        v.sort();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests;

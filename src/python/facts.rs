@@ -57,8 +57,8 @@ pub struct EnvFacts {
     pub launchers: Vec<LauncherFile>,
     /// Launchers by the normalised name of a distribution whose metadata
     /// they depend on, built on first use by
-    /// [`crate::checks::affected_launchers`].
-    pub(crate) launchers_by_dependency: std::sync::OnceLock<HashMap<String, Vec<String>>>,
+    /// [`EnvFacts::affected_launchers`].
+    launchers_by_dependency: std::sync::OnceLock<HashMap<String, Vec<String>>>,
 }
 
 impl EnvFacts {
@@ -74,6 +74,45 @@ impl EnvFacts {
             m.entry(d.key.as_str()).or_insert(d);
         }
         m
+    }
+
+    /// Launchers that break when distribution `key` has broken metadata: its
+    /// own console scripts, and those of every distribution that requires it
+    /// (their plugin loading and version checks read its metadata at
+    /// start-up).
+    ///
+    /// The answer for every key is indexed once per environment (on first
+    /// use), so asking per problem is a lookup, not a pass over every
+    /// launcher and requirement (issue 14).
+    pub fn affected_launchers(&self, key: &str) -> Vec<String> {
+        self.launchers_by_dependency
+            .get_or_init(|| self.index_launchers_by_dependency())
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// For each distribution key, the sorted launchers that depend on its
+    /// metadata (see [`EnvFacts::affected_launchers`]).
+    fn index_launchers_by_dependency(&self) -> HashMap<String, Vec<String>> {
+        let declared = self.declared_scripts();
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for l in &self.launchers {
+            let Some((d, _)) = declared.get(l.name.as_str()) else {
+                continue;
+            };
+            let mut keys: Vec<String> = d.requires.iter().map(|r| r.key().to_string()).collect();
+            keys.push(d.key.clone());
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                out.entry(k).or_default().push(l.path.clone());
+            }
+        }
+        for v in out.values_mut() {
+            v.sort();
+        }
+        out
     }
 
     /// Console and GUI scripts declared by the visible distributions, by name
