@@ -3,7 +3,8 @@
 //! string in `source`, `layer`, `overlay`, `tree`, `image`").
 //!
 //! The graph is read from the source text: every `crate::<module>` path in
-//! `src/**/*.rs` (in `use` items and inline paths, comments excluded) is an
+//! `src/**/*.rs` (in `use` items, inline paths and doc links; plain
+//! comments excluded) is an
 //! edge from the top-level module of the file to `<module>`. `lib.rs` and
 //! `main.rs` are the roots and not part of the graph.
 
@@ -33,11 +34,13 @@ fn top_module(file: &Path) -> Option<String> {
     (name != "lib" && name != "main").then(|| name.to_string())
 }
 
-/// Code of a file without `//` comments (doc comments included): a module
-/// named in prose is not a dependency.
+/// Code of a file without plain `//` comments. Doc comments stay: a
+/// `crate::x` path there is a rustdoc link, and a doc that points up the
+/// flow is as much a knot as an import.
 fn code_of(text: &str) -> String {
     text.lines()
         .map(|l| match l.find("//") {
+            Some(i) if l[i..].starts_with("///") || l[i..].starts_with("//!") => l,
             // Keep `//` inside string literals such as URLs: only cut when
             // the line has no quote before the comment.
             Some(i) if !l[..i].contains('"') => &l[..i],
