@@ -14,6 +14,7 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use crate::config::edit_distance;
 use crate::image::ImageError;
 use crate::layer::LayerError;
 use crate::source::tarball::STDIN;
@@ -66,23 +67,6 @@ pub(crate) fn mistyped_command(word: &str, commands: &[&str]) -> Option<String> 
             "unknown command `{word}`, did you mean `{closest}`? (an image file of that name: `imgaudit audit ./{word}`)"
         )
     })
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// `--platform`: `os/arch[/variant]`, normalised the way containerd's
