@@ -58,3 +58,8 @@ mod wild;
 // by digest, by a platform-less index child's config), legacy configs read
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
+
+// Issue 9: images read from real loopback registries (plain, TLS + Basic,
+// token auth), the auth matrix, and a scripted proxy for retries, resumes,
+// redirects and registries that lie.
+mod registry;
