@@ -835,7 +835,7 @@ pub fn read_layer_stream_pipelined<R: Read + Send>(
             Ok(())
         });
         // Stage 3 (here): hash the tar stream and walk it.
-        let walked = walk_decoded(ChunkReader::new(rx_plain), compression, opts, &flags);
+        let walked = walk_decoded(ChunkReader::new(rx_plain), compression, opts, flags);
         let inflated = inflater.join().map_err(|_| panicked(opts))?;
         let stored = reader.join().map_err(|_| panicked(opts))?;
         inflated?;
