@@ -58,3 +58,7 @@ mod wild;
 // by digest, by a platform-less index child's config), legacy configs read
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
+
+// Issue 12, the native layer: the native fixtures against their runtime
+// truth, the loader's search order on ELF files built byte by byte.
+mod native;
