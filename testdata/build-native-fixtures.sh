@@ -112,7 +112,78 @@ s_abi()      {
 pyc_clean() { find "$R$VENV" -name __pycache__ -prune -exec rm -rf {} +; }
 
 NATIVE_TAGS=(native-libs odbc-healthy odbc-purged sqlite-purged zmq-healthy
-  zmq-libs-deleted abi-mismatch arm64-x86-ext)
+  zmq-libs-deleted abi-mismatch arm64-x86-ext trixie-bookworm-venv)
+
+# Debian trixie's Python 3.13, the least that runs it (dpkg-deb -x, as the
+# bookworm base is made): the base a bookworm venv is copied onto.
+DEB_TRIXIE=(libc6 libgcc-s1 zlib1g libexpat1 libpython3.13-minimal python3.13-minimal
+  python3-minimal)
+TRIXIE_APT=$WORK/apt-trixie
+trixie_apt() {
+  apt-get -o Dir::Etc::SourceList="$TRIXIE_APT/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::State::Lists="$TRIXIE_APT/lists" -o Dir::Cache="$TRIXIE_APT/cache" \
+    -o Dir::State::Status=/dev/null "$@"
+}
+fetch_trixie() {
+  log "downloading Debian trixie's python3.13"
+  mkdir -p "$TRIXIE_APT/lists/partial" "$TRIXIE_APT/cache/archives/partial" "$WORK/trixie/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+    > "$TRIXIE_APT/sources.list"
+  [ -n "$(ls "$TRIXIE_APT/lists" 2>/dev/null | grep -v partial)" ] || trixie_apt update -qq
+  local name
+  for name in "${DEB_TRIXIE[@]}"; do
+    ls "$WORK/trixie/debs/${name}_"*.deb >/dev/null 2>&1 && continue
+    ( cd "$WORK/trixie/debs" && trixie_apt download -qq "$name" )
+  done
+  chmod 644 "$WORK"/trixie/debs/*.deb
+}
+# trixie-base: one layer; then the `healthy` fixture's venv layer (Python
+# 3.11, bookworm) on top, blob for blob: `COPY --from=bookworm /opt/venv`.
+build_trixie() {
+  local st="$WORK/stage-trixie" x
+  safe_rm "$st"; mkdir -p "$st"
+  ( WORK="$WORK/trixie"; extract_debs "$st" "${DEB_TRIXIE[@]}" )
+  merge_usr "$st"
+  for x in bin sbin lib lib64; do ln -s "usr/$x" "$st/$x"; done
+  install -d -m 1777 "$st/tmp"; install -d -m 0755 "$st"/{dev,proc,etc,opt}
+  printf 'root:x:0:0:root:/root:/bin/sh\n' > "$st/etc/passwd"
+  find "$st" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  umoci new --image "$OCI:trixie-base"
+  tick
+  open trixie-base
+  cp -a "$st/." "$R/"
+  commit trixie-base "ADD debian-trixie-python3.13-rootfs.tar / # libc6 python3.13-minimal, dpkg-deb -x"
+  safe_rm "$st"
+  "$HOSTPY" - "$BASE_OCI" "$OCI" <<'PY'
+import hashlib, json, os, shutil, sys
+src, dst = sys.argv[1:3]
+def blob(root, d): return os.path.join(root, "blobs", *d.split(":"))
+def load(root, d): return json.load(open(blob(root, d)))
+def put(root, obj):
+    b = json.dumps(obj, separators=(",", ":")).encode()
+    d = "sha256:" + hashlib.sha256(b).hexdigest()
+    open(blob(root, d), "wb").write(b)
+    return d, len(b)
+def manifest(root, tag):
+    idx = json.load(open(os.path.join(root, "index.json")))
+    return idx, next(m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+_, h = manifest(src, "healthy"); hm = load(src, h["digest"]); hc = load(src, hm["config"]["digest"])
+idx, t = manifest(dst, "trixie-base"); tm = load(dst, t["digest"]); tc = load(dst, tm["config"]["digest"])
+venv = hm["layers"][2]
+shutil.copyfile(blob(src, venv["digest"]), blob(dst, venv["digest"]))
+tc["rootfs"]["diff_ids"].append(hc["rootfs"]["diff_ids"][2])
+layered = [x for x in hc["history"] if not x.get("empty_layer")]
+step = dict(layered[2]); step["created_by"] = "COPY --from=bookworm-builder /opt/venv /opt/venv"
+tc["history"].append(step)
+tc["config"]["Env"] = hc["config"]["Env"]; tc["config"]["Cmd"] = hc["config"]["Cmd"]
+tm["layers"].append(venv)
+tm["config"]["digest"], tm["config"]["size"] = put(dst, tc)
+d, n = put(dst, tm)
+idx["manifests"].append({"mediaType": t["mediaType"], "digest": d, "size": n,
+    "annotations": {"org.opencontainers.image.ref.name": "trixie-bookworm-venv"}})
+json.dump(idx, open(os.path.join(dst, "index.json"), "w"))
+PY
+}
 
 build_native() {
   local R_=$RUN_PREFIX
@@ -129,11 +200,12 @@ build_native() {
   # config (what `COPY --from` of an amd64 builder into an arm64 image ships).
   umoci tag --image "$OCI:zmq-healthy" arm64-x86-ext
   config arm64-x86-ext "# platform linux/arm64" --architecture arm64
+  build_trixie
 }
 
 # Runtime truth, in the image (chroot) for the amd64 tags.
 TRUTH_NATIVE_PY=$(cat <<'EOF'
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 root, tag, out = sys.argv[1:4]
 checks = {
     "base": [("/usr/bin/python3", "_sqlite3"), ("/usr/bin/python3", "_ctypes")],
@@ -145,6 +217,8 @@ checks = {
     "zmq-libs-deleted": [("/opt/venv/bin/python", "zmq")],
     "abi-mismatch": [("/opt/venv/bin/python", "_cffi_backend")],
     "arm64-x86-ext": [],
+    "trixie-base": [("/usr/bin/python3", "json")],
+    "trixie-bookworm-venv": [("/opt/venv/bin/python", "flake8"), ("/opt/venv/bin/python", "requests")],
 }[tag]
 env = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
        "PYTHONDONTWRITEBYTECODE": "1"}
@@ -177,7 +251,9 @@ for d in ["opt/venv/lib/python3.11/site-packages", "usr/lib/python3.11/lib-dynlo
             entry = {"readelf_d": keep, "machine": machine}
             if tag != "arm64-x86-ext":
                 rc, outp, err = run(["/lib64/ld-linux-x86-64.so.2", "--list", rel])
-                entry["ld_so_list"] = {"exit": rc, "output": [l.strip() for l in (outp + err).splitlines()]}
+                # Load addresses change with every run (ASLR): not recorded.
+                lines = [re.sub(r" \(0x[0-9a-f]+\)$", "", l.strip()) for l in (outp + err).splitlines()]
+                entry["ld_so_list"] = {"exit": rc, "output": lines}
             elf[rel] = entry
 with open(out, "w") as fh:
     json.dump({"tag": tag, "imports": imports, "elf": elf}, fh, indent=2, sort_keys=True)
@@ -188,7 +264,7 @@ EOF
 record_native_truth() {
   local t
   safe_rm "$TRUTH"; mkdir -p "$TRUTH"
-  for t in base "${NATIVE_TAGS[@]}"; do
+  for t in base "${NATIVE_TAGS[@]}" trixie-base; do
     log "truth: $t"
     open "$t"
     mkdir -p "$R/dev" "$R/proc"
@@ -203,6 +279,7 @@ record_native_truth() {
 native_main() {
   mkdir -p "$WORK"
   fetch_native_inputs
+  fetch_trixie
   copy_base
   build_native
   umoci gc --layout "$OCI"

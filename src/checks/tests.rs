@@ -302,6 +302,7 @@ fn every_rule_wording_is_pinned() {
         .into(),
         venv_python_version_mismatch::VenvPythonVersionMismatch {
             env: env(),
+            step: Some(step(1)),
             interpreter: "/usr/bin/python3.13".into(),
             runs: "3.13".into(),
             created_with: "3.11".into(),

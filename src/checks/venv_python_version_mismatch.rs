@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::shared_library_missing::elf_at;
 use super::{CheckCtx, Code};
-use crate::finding::Finding;
+use crate::finding::{Finding, Step};
 use crate::python::env::{major_minor, EnvKind};
 
 /// The typed diagnostic. JSON fields: `interpreter`, `runs`, `created_with`,
@@ -20,6 +20,9 @@ pub(crate) struct VenvPythonVersionMismatch {
     /// The venv root.
     #[serde(skip)]
     pub env: String,
+    /// The layer that brought the venv's `pyvenv.cfg`.
+    #[serde(skip)]
+    pub step: Option<Step>,
     /// Where `bin/python` leads.
     pub interpreter: String,
     /// The version it runs (`3.13`).
@@ -43,6 +46,7 @@ impl From<VenvPythonVersionMismatch> for Finding {
         .env(&d.env)
         .fields(&d)
         .note(format!("{} launchers of this venv fail with `ModuleNotFoundError`", d.launchers))
+        .at(d.step.as_ref())
         .hint(format!(
             "recreate the venv on the final base (`python{} -m venv` + install), or keep the base image's Python at {}",
             d.runs, d.created_with
@@ -128,6 +132,11 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
         }
         out.push(
             VenvPythonVersionMismatch {
+                step: cx
+                    .tree
+                    .lstat(&format!("{}/pyvenv.cfg", env.root))
+                    .ok()
+                    .map(|r| cx.step(cx.tree.node(r.id).layer as usize)),
                 env: env.root.clone(),
                 interpreter: r.path,
                 runs,
