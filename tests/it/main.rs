@@ -63,3 +63,7 @@ mod selection;
 // token auth), the auth matrix, and a scripted proxy for retries, resumes,
 // redirects and registries that lie.
 mod registry;
+
+// Issue 12, the native layer: the native fixtures against their runtime
+// truth, the loader's search order on ELF files built byte by byte.
+mod native;
