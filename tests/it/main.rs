@@ -58,3 +58,9 @@ mod wild;
 // by digest, by a platform-less index child's config), legacy configs read
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
+
+// Issue 10, item 7 at the extremes: 100,000 layers, compression bombs,
+// /dev/zero, many tiny entries, deep trees and symlink chains through every
+// view, 1 MB names, RECORD rows out of the image, deep JSON, hostile
+// configs; item 2's nested platform-less indexes and index cycles.
+mod extremes;
