@@ -488,6 +488,32 @@ fn pick_platform(
     })
 }
 
+/// When every child of an index is an artifact manifest (an OCI 1.1
+/// referrers index: regclient's `sha256-<digest>` tags hold an SBOM and a
+/// signature), their distinct artifact types; `None` when any child is an
+/// image, an index or unreadable.
+fn artifact_children(store: &dyn BlobStore, ds: &[Descriptor]) -> Option<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in ds {
+        if is_index(d) {
+            return None;
+        }
+        if !seen.insert(d.digest().to_string()) {
+            continue;
+        }
+        let (_, bytes) = read_blob(store, d).ok()?;
+        let kind = match serde_json::from_slice::<ImageManifest>(&bytes) {
+            Ok(m) => artifact_kind(&m)?,
+            Err(_) => raw_artifact_type(&bytes)?,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    (!kinds.is_empty()).then(|| kinds.join(", "))
+}
+
 /// The state of one platform resolution through nested indexes: whether
 /// each platform-less child index holds a match (each is searched once, so
 /// an index listing one child index thousands of times at every level
@@ -614,7 +640,27 @@ fn descend(
     if is_index(&d) {
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
-        let next = pick_platform(store, index.manifests(), platform, true, walk)?;
+        // An index may be an artifact too (image-spec v1.1 `artifactType`
+        // on an index: regclient's test layout groups an SBOM and a
+        // signature so); its children are then no platforms of an image.
+        if let Some(kind) = index.artifact_type() {
+            return Err(SourceError::Artifact {
+                input: store.input().to_string(),
+                name: d.digest().to_string(),
+                kind: kind.to_string(),
+            });
+        }
+        let next =
+            pick_platform(store, index.manifests(), platform, true, walk).map_err(|e| {
+                match (&e, artifact_children(store, index.manifests())) {
+                    (SourceError::Select { .. }, Some(kinds)) => SourceError::Artifact {
+                        input: store.input().to_string(),
+                        name: d.digest().to_string(),
+                        kind: format!("an index of artifacts only: {kinds}"),
+                    },
+                    _ => e,
+                }
+            })?;
         return descend(store, next, platform, walk);
     }
     let manifest: ImageManifest =

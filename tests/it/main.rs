@@ -64,3 +64,7 @@ mod selection;
 // view, 1 MB names, RECORD rows out of the image, deep JSON, hostile
 // configs; item 2's nested platform-less indexes and index cycles.
 mod extremes;
+
+// Issue 10, item 3: image files other projects commit for their tests
+// (testdata/third-party/), every name read, every image against umoci.
+mod third_party;
