@@ -383,7 +383,9 @@ fn r10_gzip_and_zstd_bombs_stream_in_bounded_memory() {
 // Proves: `/dev/zero` as the image path is refused by its kind before it
 // is read; endless zeros on stdin end at the tar's end-of-archive blocks
 // with one line (not an endless read); a layer blob that is a symlink to
-// `/dev/zero` is refused as leading out of the layout. (FIFOs as the image,
+// `/dev/zero` is refused as leading out of the layout; an archive member
+// that is a FIFO or a character device, named as a layer, is refused as
+// such (it used to be "missing"). (FIFOs as the image,
 // `index.json`, a blob or `--config` are `hostile.rs`'s r14 test.)
 // See: issue 10
 #[test]
@@ -405,6 +407,46 @@ fn r10_dev_zero_as_input() {
     std::os::unix::fs::symlink("/dev/zero", l.blob(&l.layers[0])).unwrap();
     run(tmp.path(), &["files", s(&root)], 30)
         .refused(&[hex_of(&l.layers[0]), "leads out of the layout"]);
+
+    // A docker archive whose `layer.tar` member is a FIFO or `/dev/zero`'s
+    // device node: named for what it is, on a path and on stdin.
+    for (kind, words) in [
+        (tar::EntryType::Fifo, "(a FIFO)"),
+        (tar::EntryType::Char, "(a character device)"),
+    ] {
+        let config = config_json(&[format!("sha256:{}", "0".repeat(64))], &json!({}));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(0);
+        h.set_device_major(1).unwrap();
+        h.set_device_minor(5).unwrap();
+        b.append_data(&mut h, "layer.tar", &[][..]).unwrap();
+        for (name, data) in [
+            ("c.json", config),
+            (
+                "manifest.json",
+                serde_json::to_vec(&json!([{"Config": "c.json", "RepoTags": ["x:1"],
+                                            "Layers": ["layer.tar"]}]))
+                .unwrap(),
+            ),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        let archive = tmp.path().join("special.tar");
+        std::fs::write(&archive, b.into_inner().unwrap()).unwrap();
+        run(tmp.path(), &["files", s(&archive)], 30).refused(&["`layer.tar`", words]);
+        let stdin = std::fs::File::open(&archive).unwrap();
+        run_with(tmp.path(), &["files", "-"], Some(stdin), None, 30).refused(&[
+            "<stdin>",
+            "`layer.tar`",
+            words,
+        ]);
+        std::fs::remove_file(&archive).unwrap();
+    }
 }
 
 /// A gzip layer of `n` empty files spread over directories of 1,000.
