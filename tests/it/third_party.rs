@@ -229,33 +229,40 @@ fn skopeo(source: &str, dest: &Path) {
     );
 }
 
-/// Unpack the tar at `archive` into a temp dir.
+/// Unpack the tar (or `.tar.xz`) at `archive` into a temp dir.
 fn unpack(archive: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    tar::Archive::new(std::fs::File::open(archive).unwrap())
-        .unpack(tmp.path())
-        .unwrap();
+    let file = std::fs::File::open(archive).unwrap();
+    let reader: Box<dyn std::io::Read> = if archive.extension().is_some_and(|e| e == "xz") {
+        Box::new(liblzma::read::XzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    tar::Archive::new(reader).unpack(tmp.path()).unwrap();
     tmp
 }
 
 // Proves: go-containerregistry's `docker save` fixtures (`pkg/v1/tarball`,
 // `pkg/v1/mutate`: single and multi-image tarballs, a whiteout image, an
-// overwritten file, a Docker 25 save that is also an OCI layout) are read,
+// overwritten file, a Docker 25 save that is also an OCI layout), skopeo's
+// two-image `.tar.xz` and containers/image's `almostempty.tar` are read,
 // every tag, and each merged tree is umoci's of the same image converted by
 // skopeo. See: issue 10
 #[test]
 fn r10_third_party_docker_archives_match_umoci() {
     let mut tally = Tally::default();
     for name in [
-        "hello-world-v25.tar",
-        "overwritten_file.tar",
-        "source_image.tar",
-        "test_bundle.tar",
-        "test_image_1.tar",
-        "test_link.tar",
-        "whiteout_image.tar",
+        "ggcr/hello-world-v25.tar",
+        "ggcr/overwritten_file.tar",
+        "ggcr/source_image.tar",
+        "ggcr/test_bundle.tar",
+        "ggcr/test_image_1.tar",
+        "ggcr/test_link.tar",
+        "ggcr/whiteout_image.tar",
+        "skopeo/docker-two-images.tar.xz",
+        "containers-image/almostempty.tar",
     ] {
-        let path = dir().join("ggcr").join(name);
+        let path = dir().join(name);
         let inner = unpack(&path);
         let manifest = read_json(&inner.path().join("manifest.json"));
         let images = manifest.as_array().unwrap();
@@ -277,7 +284,7 @@ fn r10_third_party_docker_archives_match_umoci() {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
     }
-    assert_eq!(tally.images, 9, "{tally:?}");
+    assert_eq!(tally.images, 12, "{tally:?}");
 }
 
 // Proves: OCI layouts and archives from go-containerregistry
