@@ -19,6 +19,7 @@
 mod input;
 mod progress;
 mod rules;
+mod scan;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -63,6 +64,7 @@ const SUBCOMMANDS: &[&str] = &[
     "audit",
     "files",
     "size",
+    "scan",
     "init",
     "rules",
     "explain",
@@ -109,6 +111,8 @@ enum Command {
     Files(FilesArgs),
     /// Where the bytes go: layers, waste counted right, slimming advice.
     Size(SizeArgs),
+    /// Scan a registry: plan, shards across machines, merge (docs/nightly.md).
+    Scan(scan::ScanArgs),
     /// Write a commented starter `imgaudit.toml` in the current directory.
     Init(InitArgs),
     /// List every rule with its default severity and what it means.
@@ -420,6 +424,7 @@ pub fn run() -> ExitCode {
         Command::Files(args) => files(&args),
         Command::Audit(args) => audit(&args),
         Command::Size(args) => size(&args),
+        Command::Scan(args) => scan::scan(&args),
         Command::Init(args) => init(&args),
         Command::Rules => print_stdout(&rules::list()),
         Command::Explain(args) => rules::explain(&args.rule).and_then(|text| print_stdout(&text)),

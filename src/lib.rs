@@ -57,6 +57,7 @@ pub mod layer;
 pub mod overlay;
 pub mod python;
 pub mod report;
+pub mod scan;
 pub mod sink;
 pub mod size;
 pub mod source;
