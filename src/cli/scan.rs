@@ -169,11 +169,11 @@ pub(super) fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         return finish(args, &merged, dir);
     }
     if let Some(from) = &args.from {
-        let entries = read_plan(from)?;
         let shard = match args.shard {
             Some(spec) => spec.resolve(std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())?,
             None => shard::Shard { index: 0, count: 1 },
         };
+        let entries = read_plan(from)?;
         let rows = run_shard(args, entries, shard)?;
         let unreadable = rows
             .iter()

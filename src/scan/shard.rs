@@ -72,10 +72,12 @@ impl ShardSpec {
             (None, Some(v)) => v.trim().parse().map_err(|_| {
                 ScanError::Shard(format!("`JOB_COMPLETION_INDEX` is `{v}`, not a number"))
             })?,
-            (None, None) => return Err(ScanError::Shard(format!(
+            (None, None) => {
+                return Err(ScanError::Shard(format!(
                 "`--shard {}` needs the index: write `--shard I/{}` or set `JOB_COMPLETION_INDEX`",
                 self.count, self.count
-            ))),
+            )))
+            }
         };
         if index >= self.count {
             return Err(ScanError::Shard(format!(

@@ -58,3 +58,7 @@ mod wild;
 // by digest, by a platform-less index child's config), legacy configs read
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
+
+// Issue 9, the nightly scan: plan, shard processes in parallel over one
+// cache, merge; the result cache; unreadable images; every merged format.
+mod scan;

@@ -1,0 +1,496 @@
+//! Issue 9, the nightly scan (`imgaudit scan`): plan → shard processes in
+//! parallel over one cache → merge, through the built binary.
+//!
+//! These tests run the flow on plans that name the committed OCI layout's
+//! images (a plan line may name any input imgaudit reads), so the sharding,
+//! the result cache, the unreadable-image path and every merged format are
+//! proven without a registry. The registry half (plan from a real
+//! `docker-registry`, blobs counted) lives in the registry tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::util::{bin, imgaudit_env};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn layout() -> PathBuf {
+    root().join("testdata/images/oci")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A plan of the layout's images named by `tags`, as `scan --plan` writes
+/// it: the manifest digest, the platform, the first layer; an index is one
+/// line per platform child.
+fn plan_of(tags: &[&str]) -> String {
+    let index = read_json(&layout().join("index.json"));
+    let blob = |d: &str| read_json(&layout().join("blobs/sha256").join(&d["sha256:".len()..]));
+    let mut out = String::new();
+    for tag in tags {
+        let m = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == *tag)
+            .unwrap_or_else(|| panic!("no `{tag}` in the layout"));
+        let digest = m["digest"].as_str().unwrap();
+        let manifest = blob(digest);
+        let mut children = Vec::new();
+        if let Some(list) = manifest["manifests"].as_array() {
+            for c in list {
+                let p = &c["platform"];
+                let mut platform = format!(
+                    "{}/{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap()
+                );
+                if let Some(v) = p["variant"].as_str() {
+                    platform = format!("{platform}/{v}");
+                }
+                children.push((
+                    c["digest"].as_str().unwrap().to_string(),
+                    platform,
+                    blob(c["digest"].as_str().unwrap()),
+                ));
+            }
+        } else {
+            children.push((digest.to_string(), "linux/amd64".to_string(), manifest));
+        }
+        for (digest, platform, manifest) in children {
+            let line = serde_json::json!({
+                "ref": format!("oci:{}:{tag}", layout().display()),
+                "digest": digest,
+                "platform": platform,
+                "base": manifest["layers"][0]["digest"],
+            });
+            out.push_str(&format!("{line}\n"));
+        }
+    }
+    out
+}
+
+const TAGS: &[&str] = &[
+    "base",
+    "healthy",
+    "incident-later-run",
+    "package-deleted",
+    "usr-local",
+    "multiarch",
+];
+
+fn env(cache: &str) -> Vec<(&str, Option<&str>)> {
+    vec![
+        ("IMGAUDIT_CACHE_DIR", Some(cache)),
+        ("NO_COLOR", Some("1")),
+        ("JOB_COMPLETION_INDEX", None),
+        ("IMGAUDIT_SHARD", None),
+    ]
+}
+
+/// Run shards `0..n` as parallel processes over one cache and one output
+/// directory, as N pods of an Indexed Job on one volume do; shard `I` gets
+/// its index from `JOB_COMPLETION_INDEX` for odd `I`, from `--shard I/N`
+/// otherwise.
+fn run_shards(plan: &Path, cache: &Path, out: &Path, n: usize, extra: &[&str]) {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let mut cmd = Command::new(bin());
+            cmd.arg("scan")
+                .arg("--from")
+                .arg(plan)
+                .arg("--cache")
+                .arg(cache)
+                .arg("--out-dir")
+                .arg(out)
+                .args(extra)
+                .env("NO_COLOR", "1")
+                .env_remove("IMGAUDIT_SHARD")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if i % 2 == 1 {
+                cmd.arg("--shard")
+                    .arg(n.to_string())
+                    .env("JOB_COMPLETION_INDEX", i.to_string());
+            } else {
+                cmd.arg("--shard").arg(format!("{i}/{n}"));
+            }
+            cmd.spawn().expect("spawn a shard")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "shard {i}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("shard {i}/{n}: ")),
+            "shard {i}: {stderr}"
+        );
+    }
+}
+
+fn summaries(out: &Path) -> Vec<Value> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("summary-")
+        })
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn shards_in_parallel_scan_every_image_once_and_the_second_night_reads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan.jsonl");
+    let text = plan_of(TAGS);
+    std::fs::write(&plan, &text).unwrap();
+    let planned: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(planned.len(), TAGS.len() + 1, "multiarch has two children");
+    let (cache, out) = (tmp.path().join("cache"), tmp.path().join("out"));
+
+    run_shards(&plan, &cache, &out, 3, &["--sarif", "--junit"]);
+    let rows = summaries(&out);
+    // Every planned (digest, platform) exactly once across the shards.
+    let mut keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["digest"].as_str().unwrap().into(),
+                r["platform"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    keys.sort();
+    let mut want: Vec<(String, String)> = planned
+        .iter()
+        .map(|r| {
+            (
+                r["digest"].as_str().unwrap().into(),
+                r["platform"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(keys, want);
+    let shards: std::collections::BTreeSet<u64> =
+        rows.iter().map(|r| r["shard"].as_u64().unwrap()).collect();
+    assert_eq!(shards.len(), 3, "each shard scanned its slice");
+    for r in &rows {
+        assert_eq!(r["status"], "audited", "{r}");
+        assert_eq!(r["cached"], false, "{r}");
+        let stem = r["report"].as_str().unwrap().strip_suffix(".json").unwrap();
+        for ext in ["json", "sarif", "junit.xml"] {
+            assert!(out.join(format!("{stem}.{ext}")).is_file(), "{stem}.{ext}");
+        }
+    }
+    // The arm64 child was opened as that platform, not the host's.
+    let arm = rows
+        .iter()
+        .find(|r| r["platform"] == "linux/arm64/v8")
+        .unwrap();
+    let report = read_json(&out.join(arm["report"].as_str().unwrap()));
+    assert_eq!(report["image"]["architecture"], "arm64");
+    let pulled_cold: u64 = rows
+        .iter()
+        .map(|r| r["bytes_pulled"].as_u64().unwrap())
+        .sum();
+    assert!(pulled_cold > 0);
+
+    // The merge: one entry per image, the gate of the worst.
+    let cache_s = cache.to_str().unwrap();
+    let merged = imgaudit_env(
+        [
+            "scan",
+            "--merge",
+            out.to_str().unwrap(),
+            "--from",
+            plan.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(
+        merged.code, 1,
+        "incident images fail the gate: {}",
+        merged.stderr
+    );
+    let doc: Value = serde_json::from_str(&merged.stdout).unwrap();
+    let images = doc["images"].as_array().unwrap();
+    assert_eq!(images.len(), planned.len());
+    assert_eq!(doc["summary"]["images"], planned.len());
+    assert_eq!(doc["summary"]["unreadable"], 0);
+    let failed = images.iter().filter(|i| i["gate"] == "fail").count();
+    assert_eq!(doc["summary"]["failed"], failed);
+    assert!(failed >= 2, "incident-later-run and package-deleted fail");
+    for i in images {
+        assert!(i["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert_eq!(i["report"]["schema_version"], 1, "{i}");
+    }
+
+    // The per-image report is the audit's: what `imgaudit audit -f json`
+    // prints for the same input.
+    let healthy = rows
+        .iter()
+        .find(|r| r["ref"].as_str().unwrap().ends_with(":incident-later-run"))
+        .unwrap();
+    let audit = imgaudit_env(
+        ["audit", "-f", "json", healthy["ref"].as_str().unwrap()],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(audit.code, 1, "{}", audit.stderr);
+    let from_scan = read_json(&out.join(healthy["report"].as_str().unwrap()));
+    assert_eq!(
+        from_scan,
+        serde_json::from_str::<Value>(&audit.stdout).unwrap()
+    );
+
+    // Night two, in another output directory and with another number of
+    // shards: every result from the result cache, no byte read, the same
+    // merged report.
+    let out2 = tmp.path().join("out2");
+    run_shards(&plan, &cache, &out2, 2, &["--sarif", "--junit"]);
+    let rows = summaries(&out2);
+    assert_eq!(rows.len(), planned.len());
+    for r in &rows {
+        assert_eq!(r["cached"], true, "{r}");
+        assert_eq!(r["bytes_pulled"], 0, "{r}");
+    }
+    let merged2 = imgaudit_env(
+        ["scan", "--merge", out2.to_str().unwrap(), "-f", "json"],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(merged2.code, 1);
+    let doc2: Value = serde_json::from_str(&merged2.stdout).unwrap();
+    let reports = |d: &Value| -> Vec<Value> {
+        d["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["report"].clone())
+            .collect()
+    };
+    assert_eq!(reports(&doc2), reports(&doc));
+    assert_eq!(doc2["summary"]["cached"], planned.len());
+
+    // Every merged format, on the same results.
+    let validator = sarif_validator();
+    let sarif = imgaudit_env(
+        ["scan", "--merge", out2.to_str().unwrap(), "-f", "sarif"],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let log: Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), planned.len(), "one run per image");
+    let ids: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .map(|r| r["automationDetails"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        planned.len(),
+        "one code-scanning category per image"
+    );
+    let junit = imgaudit_env(
+        ["scan", "--merge", out2.to_str().unwrap(), "-f", "junit"],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(junit.code, 1);
+    assert_eq!(junit.stdout.matches("<testsuite ").count(), planned.len());
+    assert!(junit.stdout.contains("<failure"), "{}", junit.stdout);
+    let text = imgaudit_env(
+        ["scan", "--merge", out2.to_str().unwrap()],
+        &env(cache_s),
+        None,
+    );
+    assert_eq!(text.code, 1);
+    assert_eq!(text.stdout.lines().count(), planned.len() + 1);
+    assert!(
+        text.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with(&format!("{} images: ", planned.len())),
+        "{}",
+        text.stdout
+    );
+}
+
+/// The vendored official SARIF 2.1.0 schema, compiled.
+fn sarif_validator() -> jsonschema::Validator {
+    let schema = read_json(&root().join("testdata/schemas/sarif-schema-2.1.0.json"));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the vendored SARIF schema compiles")
+}
+
+#[test]
+fn an_unreadable_image_is_recorded_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = plan_of(&["healthy"]);
+    // A manifest that is gone (a tag deleted after the plan).
+    let gone = text
+        .replace(":healthy\"", ":no-such-tag\"")
+        .replace("942171d1", "00000000");
+    text.push_str(&gone);
+    let plan = tmp.path().join("plan.jsonl");
+    std::fs::write(&plan, &text).unwrap();
+    let out = tmp.path().join("out");
+    let cache = tmp.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let run = imgaudit_env(
+        [
+            "scan",
+            "--from",
+            plan.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--cache",
+            c,
+        ],
+        &env(c),
+        None,
+    );
+    assert_eq!(run.code, 0, "a shard that ran exits 0: {}", run.stderr);
+    assert!(run.stderr.contains("1 unreadable"), "{}", run.stderr);
+    let rows = summaries(&out);
+    assert_eq!(rows.len(), 2);
+    let bad = rows.iter().find(|r| r["status"] == "unreadable").unwrap();
+    assert!(
+        bad["error"].as_str().unwrap().contains("no-such-tag"),
+        "{bad}"
+    );
+    assert_eq!(bad["gate"], Value::Null);
+    let good = rows.iter().find(|r| r["status"] == "audited").unwrap();
+    assert_eq!(good["gate"], "pass");
+
+    let merged = imgaudit_env(["scan", "--merge", out.to_str().unwrap()], &env(c), None);
+    assert_eq!(merged.code, 2, "an unreadable image: exit 2");
+    assert!(merged.stdout.contains("ERROR "), "{}", merged.stdout);
+    // With the plan, an image no shard recorded is unreadable too.
+    let mut longer = text.clone();
+    longer.push_str(&plan_of(&["usr-local"]));
+    let plan2 = tmp.path().join("plan2.jsonl");
+    std::fs::write(&plan2, &longer).unwrap();
+    let only_good = tmp.path().join("only-good");
+    std::fs::create_dir(&only_good).unwrap();
+    std::fs::write(only_good.join("summary-0.jsonl"), format!("{good}\n")).unwrap();
+    std::fs::copy(
+        out.join(good["report"].as_str().unwrap()),
+        only_good.join(good["report"].as_str().unwrap()),
+    )
+    .unwrap();
+    let merged = imgaudit_env(
+        [
+            "scan",
+            "--merge",
+            only_good.to_str().unwrap(),
+            "--from",
+            plan2.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        &env(c),
+        None,
+    );
+    assert_eq!(merged.code, 2);
+    let doc: Value = serde_json::from_str(&merged.stdout).unwrap();
+    assert_eq!(doc["summary"]["images"], 3);
+    assert_eq!(doc["summary"]["unreadable"], 2);
+    assert!(merged.stdout.contains("no shard recorded it"));
+}
+
+#[test]
+fn wrong_invocations_are_one_line_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    let hostile = tmp.path().join("hostile.jsonl");
+    std::fs::write(
+        &hostile,
+        plan_of(&["healthy"]).replace("linux/amd64", "../../etc"),
+    )
+    .unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for (args, want) in [
+        (vec!["scan"], "needs `--registry"),
+        (vec!["scan", "--from", hostile.to_str().unwrap()], "line 1"),
+        (
+            vec!["scan", "--from", "/no/such/plan"],
+            "cannot read the plan",
+        ),
+        (
+            vec!["scan", "--merge", empty.to_str().unwrap()],
+            "no `summary-*.jsonl`",
+        ),
+        (
+            vec![
+                "scan",
+                "--from",
+                hostile.to_str().unwrap(),
+                "--shard",
+                "2/2",
+            ],
+            "out of range",
+        ),
+        (
+            vec!["scan", "--from", hostile.to_str().unwrap(), "--shard", "2"],
+            "JOB_COMPLETION_INDEX",
+        ),
+        (vec!["scan", "--plan"], "--registry"),
+        (
+            vec!["scan", "--registry", "localhost:1", "--tags", "[", "--plan"],
+            "--tags",
+        ),
+    ] {
+        let run = imgaudit_env(&args, &env(t), None);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+}
