@@ -4,7 +4,8 @@
 #     python3 + python3-venv (fixture scripts, Python-side tests), tmux (the
 #     terminal tests in tests/it/cli_ux.rs), gzip, xz-utils and zstd (the
 #     compressed-archive tests in tests/it/wild.rs compress with the real tools)
-#   - Python test helpers: junitparser, jsonschema
+#   - Python test helpers: junitparser, jsonschema, kubernetes-validate and
+#     check-jsonschema (the deploy/ recipes' schema checks)
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
 # Idempotent and fast when everything is already there. Runs as root (or via sudo).
 set -euo pipefail
@@ -55,6 +56,16 @@ if ! "$PY" -c 'import junitparser, jsonschema' 2>/dev/null; then
   fi
   pip_install() { env -u PIP_FIND_LINKS "$PY" -m pip install --quiet "$@" junitparser jsonschema; }
   pip_install 2>/dev/null || pip_install --break-system-packages
+fi
+
+# Offline schema validators for the deploy/ recipes (tests/it/scan.rs): the
+# Kubernetes API schemas (kubernetes-validate) and the GitHub workflow schema
+# vendored in check-jsonschema.
+if ! command -v kubernetes-validate >/dev/null || ! command -v check-jsonschema >/dev/null; then
+  env -u PIP_FIND_LINKS "$PY" -m pip install --quiet kubernetes-validate check-jsonschema 2>/dev/null \
+    || env -u PIP_FIND_LINKS "$PY" -m pip install --quiet --break-system-packages kubernetes-validate check-jsonschema
+  if command -v pyenv >/dev/null; then pyenv rehash || true; fi
+  hash -r
 fi
 
 # dive, for the dive-compatible size numbers comparison (tests/it/size.rs). Pinned:

@@ -494,3 +494,88 @@ fn wrong_invocations_are_one_line_and_exit_2() {
         assert!(run.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// Run a validator of `scripts/setup.sh`; its output on failure.
+fn validator(program: &str, args: &[&str]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("`{program}` ({e}): run `bash scripts/setup.sh` first"))
+}
+
+/// The Kubernetes recipe against the Kubernetes API schemas (strict:
+/// an unknown or misspelt field fails), offline, with `kubernetes-validate`.
+#[test]
+fn the_kubernetes_recipe_validates() {
+    let dir = root().join("deploy/kubernetes");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml")
+        .map(|n| format!("deploy/kubernetes/{n}"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    let mut args = vec!["--strict", "-k", "1.33.0"];
+    args.extend(files.iter().map(String::as_str));
+    let out = validator("kubernetes-validate", &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Six resources, each named as passed.
+    assert_eq!(
+        stdout.matches(" passed for resource ").count(),
+        6,
+        "{stdout}"
+    );
+    // The kustomization lists every resource and generates the shard Job's ConfigMap.
+    let kustomization = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+    for f in &files {
+        let name = f.rsplit('/').next().unwrap();
+        assert!(kustomization.contains(&format!("- {name}")), "{name}");
+    }
+    // The shards are an Indexed Job with per-index retries, and the number
+    // of shards in `--shard` is the Job's `completions`.
+    let job = std::fs::read_to_string(dir.join("shards-job.yaml")).unwrap();
+    assert!(job.contains("completionMode: Indexed"));
+    assert!(job.contains("backoffLimitPerIndex: "));
+    let completions = job
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("completions: "))
+        .unwrap();
+    assert!(job.contains(&format!("--shard={completions}\n")), "{job}");
+}
+
+/// The GitHub Actions recipe against the workflow schema vendored in
+/// `check-jsonschema` (offline), and its shard count in step with its matrix.
+#[test]
+fn the_github_actions_recipe_validates() {
+    let out = validator(
+        "check-jsonschema",
+        &[
+            "--builtin-schema",
+            "vendor.github-workflows",
+            "deploy/github/nightly-scan.yml",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workflow = std::fs::read_to_string(root().join("deploy/github/nightly-scan.yml")).unwrap();
+    let matrix = workflow
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("shard: ["))
+        .unwrap();
+    let n = matrix.split(',').count();
+    assert!(
+        workflow.contains(&format!("--shard ${{{{ matrix.shard }}}}/{n}")),
+        "{workflow}"
+    );
+}
