@@ -7,6 +7,8 @@
 #   - Python test helpers: junitparser, jsonschema, kubernetes-validate and
 #     check-jsonschema (the deploy/ recipes' schema checks)
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
+#   - docker-registry (distribution 2.8), apache2-utils (htpasswd), openssl: the loopback
+#     registries of the registry tests, started here by scripts/registry.sh
 # Idempotent and fast when everything is already there. Runs as root (or via sudo).
 set -euo pipefail
 
@@ -24,12 +26,13 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=(sudo -E)
 fi
 
-APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux gzip xz-utils zstd)
+APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux gzip xz-utils zstd docker-registry apache2-utils openssl)
 
 apt_needed() {
   command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null \
     && command -v tmux >/dev/null \
     && command -v gzip >/dev/null && command -v xz >/dev/null && command -v zstd >/dev/null \
+    && [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null && command -v openssl >/dev/null \
     && [ -x /usr/bin/python3 ] && dpkg -s python3-venv >/dev/null 2>&1 && return 1
   return 0
 }
@@ -79,3 +82,7 @@ fi
 
 # Derived image fixtures (offline, skipped when up to date).
 bash "$ROOT/testdata/derive-fixtures.sh"
+
+# The loopback registries the registry tests read from (idempotent; processes stay up
+# for the test run that follows).
+bash "$ROOT/scripts/registry.sh" start

@@ -18,6 +18,7 @@
 
 mod input;
 mod progress;
+pub mod registry;
 mod rules;
 mod scan;
 
@@ -233,7 +234,8 @@ struct InitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ImageArgs {
     /// The image: a `docker save` tarball, an OCI layout directory or
-    /// archive, or `-` for stdin. `PATH:TAG` picks an image by tag,
+    /// archive, `-` for stdin, or `registry:HOST[:PORT]/REPO[:TAG|@DIGEST]`
+    /// (also `docker://…`, or a bare `HOST/REPO:TAG` when no such path exists). `PATH:TAG` picks an image by tag,
     /// `PATH@sha256:…` by manifest digest (image ID in a `docker save`); the
     /// skopeo prefixes `docker-archive:`, `oci-archive:` and `oci:` are accepted.
     #[arg(value_name = "IMAGE")]
@@ -265,6 +267,8 @@ pub struct ImageArgs {
     /// Neither read nor write the fact cache.
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    registry: registry::RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -353,12 +357,18 @@ impl ImageArgs {
         &self,
         extractors: ExtractorSet,
     ) -> anyhow::Result<(Image, image::PendingVerification, Option<progress::Bar>)> {
-        let req = input::request(
+        let mut req = input::request(
             &self.image,
             self.tag.as_deref(),
             self.platform.clone(),
             !self.no_verify,
         )?;
+        if let Some(reference) = crate::registry::reference::strip_scheme(&req.input) {
+            req.registry = Some(self.registry.client()?);
+            // One line on what is read: a registry run is never silently
+            // something else (no daemon, no local fallback).
+            eprintln!("reading registry {reference}, {}", req.platform);
+        }
         let opts = image::OpenOptions {
             extractors: std::sync::Arc::new(extractors),
             cache: self.cache(),

@@ -62,6 +62,9 @@ pub struct Layer {
     pub from_cache: bool,
     /// Identity of the local blob, when the layer is a range of a file.
     identity: Option<FileIdentity>,
+    /// Streamed from a registry: its facts are cached by digest alone (a
+    /// verified download is its own record).
+    remote: bool,
     /// The digests were computed (or found in a verified record) and match;
     /// set later for layers hashed in the background.
     verified: Arc<std::sync::atomic::AtomicBool>,
@@ -122,7 +125,17 @@ impl Image {
         let mut saved = 0;
         for (l, hashes) in self.layers.iter().zip(hashes) {
             let verified = l.verified.load(std::sync::atomic::Ordering::Relaxed);
-            let (Some(key), Some(id), true) = (l.cache_key(), &l.identity, verified) else {
+            let (Some(key), true) = (l.cache_key(), verified) else {
+                continue;
+            };
+            if l.remote {
+                if !l.from_cache {
+                    cache.put(key, &version, &l.index)?;
+                    saved += 1;
+                }
+                continue;
+            }
+            let Some(id) = &l.identity else {
                 continue;
             };
             // Hashes a check computed since the layer was read or loaded.
@@ -398,92 +411,111 @@ pub fn open_deferred_with(
     }
     let input = req.input.clone();
     let version = opts.extractors.version();
-    let reads: Vec<Result<LayerRead, layer::LayerError>> = resolved
-        .layers
-        .par_iter()
-        .map(|l| {
-            let read_opts = ReadOptions {
-                name: l.name.clone(),
-                compression: l
-                    .media_type
-                    .as_deref()
-                    .and_then(layer::Compression::from_media_type),
-                ..template.clone()
-            };
-            let key = l.digest.as_deref().or(l.diff_id.as_deref());
-            let identity = match (&l.blob, &opts.cache, key) {
-                (Blob::Range(r), Some(_), Some(_)) => FileIdentity::of(r).ok(),
-                _ => None,
-            };
-            let mut known_good = false;
-            if let (Some(cache), Some(key), Some(id)) = (&opts.cache, key, &identity) {
-                let (ok, facts) = from_cache(cache, key, l.diff_id.as_deref(), id, &version);
-                known_good = ok;
-                // No record for this file, but facts for this digest (the
-                // same layer in another archive or layout, or a file copied
-                // since): verify the blob by its digest alone — a sequential
-                // sha256 of the stored bytes, no inflate, no tar walk — and
-                // take the facts when it matches.
-                let facts = match facts {
-                    Some(index) => Some(index),
-                    None if !ok && req.verify => match (&l.blob, cache.get(key, &version)) {
-                        (Blob::Range(r), Some(index))
-                            if facts_fit(&index, key, l.diff_id.as_deref())
-                                && layer::hash_range(r).is_ok_and(|d| d == key) =>
-                        {
-                            Some(index)
-                        }
-                        // A mismatch falls through to the full read, which
-                        // reports it with the layer's name.
-                        _ => None,
-                    },
-                    None => None,
-                };
-                if let Some(index) = facts {
-                    if let Some(p) = progress {
-                        p.advance(l.size);
+    let read_one = |l: &source::LayerRef| -> Result<LayerRead, layer::LayerError> {
+        let read_opts = ReadOptions {
+            name: l.name.clone(),
+            compression: l
+                .media_type
+                .as_deref()
+                .and_then(layer::Compression::from_media_type),
+            ..template.clone()
+        };
+        let key = l.digest.as_deref().or(l.diff_id.as_deref());
+        if let Blob::Remote(remote) = &l.blob {
+            return read_remote(remote.as_ref(), l, key, opts, &version, read_opts, progress);
+        }
+        let identity = match (&l.blob, &opts.cache, key) {
+            (Blob::Range(r), Some(_), Some(_)) => FileIdentity::of(r).ok(),
+            _ => None,
+        };
+        let mut known_good = false;
+        if let (Some(cache), Some(key), Some(id)) = (&opts.cache, key, &identity) {
+            let (ok, facts) = from_cache(cache, key, l.diff_id.as_deref(), id, &version);
+            known_good = ok;
+            // No record for this file, but facts for this digest (the
+            // same layer in another archive or layout, or a file copied
+            // since): verify the blob by its digest alone — a sequential
+            // sha256 of the stored bytes, no inflate, no tar walk — and
+            // take the facts when it matches.
+            let facts = match facts {
+                Some(index) => Some(index),
+                None if !ok && req.verify => match (&l.blob, cache.get(key, &version)) {
+                    (Blob::Range(r), Some(index))
+                        if facts_fit(&index, key, l.diff_id.as_deref())
+                            && layer::hash_range(r).is_ok_and(|d| d == key) =>
+                    {
+                        Some(index)
                     }
-                    return Ok(LayerRead {
-                        index: Arc::new(index),
-                        deferred: None,
-                        identity,
-                        from_cache: true,
-                        verified: true,
-                    });
-                }
-            }
-            // A verified record without facts (another extractor set read
-            // it): read the layer, but skip hashing bytes already verified.
-            let read_opts = ReadOptions {
-                verify: read_opts.verify && !known_good,
-                ..read_opts
+                    // A mismatch falls through to the full read, which
+                    // reports it with the layer's name.
+                    _ => None,
+                },
+                None => None,
             };
-            let (index, deferred) = match &l.blob {
-                Blob::Range(r) => {
-                    let (ix, d) = layer::read_layer_range_deferred(r, &read_opts)?;
-                    (Arc::new(ix), d)
+            if let Some(index) = facts {
+                if let Some(p) = progress {
+                    p.advance(l.size);
                 }
-                Blob::Indexed(ix) => (ix.clone(), None),
-                Blob::Memory(m) => (
-                    Arc::new(layer::read_layer_stream(&m[..], &read_opts)?),
-                    None,
-                ),
-            };
-            if read_opts.verify && deferred.is_none() {
-                index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
+                return Ok(LayerRead {
+                    index: Arc::new(index),
+                    deferred: None,
+                    identity,
+                    from_cache: true,
+                    verified: true,
+                });
             }
-            if let Some(p) = progress {
-                p.advance(l.size);
+        }
+        // A verified record without facts (another extractor set read
+        // it): read the layer, but skip hashing bytes already verified.
+        let read_opts = ReadOptions {
+            verify: read_opts.verify && !known_good,
+            ..read_opts
+        };
+        let (index, deferred) = match &l.blob {
+            Blob::Range(r) => {
+                let (ix, d) = layer::read_layer_range_deferred(r, &read_opts)?;
+                (Arc::new(ix), d)
             }
-            Ok(LayerRead {
-                index,
-                identity,
-                from_cache: false,
-                verified: known_good || (read_opts.verify && deferred.is_none()),
-                deferred,
-            })
+            Blob::Indexed(ix) => (ix.clone(), None),
+            Blob::Remote(_) => unreachable!("remote layers are read above"),
+            Blob::Memory(m) => (
+                Arc::new(layer::read_layer_stream(&m[..], &read_opts)?),
+                None,
+            ),
+        };
+        if read_opts.verify && deferred.is_none() {
+            index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
+        }
+        if let Some(p) = progress {
+            p.advance(l.size);
+        }
+        Ok(LayerRead {
+            index,
+            identity,
+            from_cache: false,
+            verified: known_good || (read_opts.verify && deferred.is_none()),
+            deferred,
         })
-        .collect();
+    };
+    // Registry layers wait on the network more than on a core: several
+    // blobs in flight, more than the cores (a pool of its own, so the
+    // global pool's workers stay free for inflating).
+    let remote = resolved
+        .layers
+        .iter()
+        .any(|l| matches!(l.blob, Blob::Remote(_)));
+    let pool = remote
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(rayon::current_num_threads().max(4))
+                .build()
+                .ok()
+        })
+        .flatten();
+    let reads: Vec<Result<LayerRead, layer::LayerError>> = match &pool {
+        Some(pool) => pool.install(|| resolved.layers.par_iter().map(read_one).collect()),
+        None => resolved.layers.par_iter().map(read_one).collect(),
+    };
     let mut layers = Vec::with_capacity(reads.len());
     let mut access = Vec::with_capacity(reads.len());
     let mut pending = PendingVerification {
@@ -518,6 +550,7 @@ pub fn open_deferred_with(
             media_type: l.media_type.clone(),
             stored_size: l.size,
             created_by: resolved.config.created_by(i).map(String::from),
+            remote: matches!(l.blob, Blob::Remote(_)),
             index: read.index,
             from_cache: read.from_cache,
             identity: read.identity,
@@ -547,4 +580,54 @@ pub fn open_deferred_with(
         },
         pending,
     ))
+}
+
+/// A registry layer: its facts from the cache when this digest was read
+/// and verified before (no byte downloaded), else streamed once through
+/// the layer reader, which hashes as it reads.
+fn read_remote(
+    remote: &dyn source::RemoteBlob,
+    l: &source::LayerRef,
+    key: Option<&str>,
+    opts: &OpenOptions,
+    version: &str,
+    read_opts: ReadOptions,
+    progress: Option<&dyn Progress>,
+) -> Result<LayerRead, layer::LayerError> {
+    if let (Some(cache), Some(key), true) = (&opts.cache, key, read_opts.verify) {
+        if let Some(index) = cache.get(key, version) {
+            if facts_fit(&index, key, l.diff_id.as_deref()) {
+                if let Some(p) = progress {
+                    p.advance(l.size);
+                }
+                return Ok(LayerRead {
+                    index: Arc::new(index),
+                    deferred: None,
+                    identity: None,
+                    from_cache: true,
+                    verified: true,
+                });
+            }
+        }
+    }
+    let stream = remote
+        .open(Some(l.size))
+        .map_err(|source| layer::LayerError::Io {
+            layer: l.name.clone(),
+            source,
+        })?;
+    let index = layer::read_layer_stream(stream, &read_opts)?;
+    if read_opts.verify {
+        index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
+    }
+    if let Some(p) = progress {
+        p.advance(l.size);
+    }
+    Ok(LayerRead {
+        index: Arc::new(index),
+        deferred: None,
+        identity: None,
+        from_cache: false,
+        verified: read_opts.verify,
+    })
 }

@@ -18,7 +18,7 @@
 //!     ..OpenOptions::default()
 //! };
 //! let image = imgaudit::image::open_with(
-//!     &OpenRequest { input: "app.tar".into(), tag: None, platform: Platform::host(), verify: true },
+//!     &OpenRequest { input: "app.tar".into(), tag: None, platform: Platform::host(), verify: true, registry: None },
 //!     &opts,
 //!     None,
 //! ).unwrap();
@@ -56,6 +56,7 @@ pub mod image;
 pub mod layer;
 pub mod overlay;
 pub mod python;
+pub mod registry;
 pub mod report;
 pub mod scan;
 pub mod sink;

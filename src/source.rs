@@ -17,6 +17,7 @@
 pub mod config;
 pub mod docker_archive;
 pub mod oci_layout;
+pub mod registry;
 pub mod tarball;
 
 use std::io;
@@ -176,6 +177,17 @@ pub enum Blob {
     Memory(Arc<[u8]>),
     /// Already indexed as a layer while streaming (stdin): one pass only.
     Indexed(Arc<LayerIndex>),
+    /// Somewhere else (a registry): opened as a stream when read.
+    Remote(Arc<dyn RemoteBlob>),
+}
+
+/// A blob that is read as a stream from elsewhere (a registry).
+pub trait RemoteBlob: Send + Sync + std::fmt::Debug {
+    /// The bytes, from the first; `size` (the manifest's) bounds what may
+    /// arrive and lets a broken transfer resume.
+    fn open(&self, size: Option<u64>) -> io::Result<Box<dyn io::Read + Send>>;
+    /// A small blob (a config) whole, at most `limit` bytes.
+    fn read_small(&self, limit: u64) -> io::Result<Vec<u8>>;
 }
 
 /// A place that holds named members or blobs (`manifest.json`,
@@ -233,6 +245,11 @@ impl dyn BlobStore + '_ {
                         source,
                     })
             }
+            Blob::Remote(r) => r.read_small(MAX_JSON).map_err(|source| SourceError::Io {
+                input: self.input().to_string(),
+                name: name.to_string(),
+                source,
+            }),
             Blob::Indexed(_) => Err(SourceError::BadJson {
                 input: self.input().to_string(),
                 name: name.to_string(),
@@ -329,6 +346,8 @@ pub enum Format {
     OciLayout,
     /// OCI image layout in a tar (`oci-archive:`).
     OciArchive,
+    /// A registry (`registry:HOST/REPO:TAG`).
+    Registry,
 }
 
 impl Format {
@@ -339,6 +358,7 @@ impl Format {
             Format::DockerArchiveOci => "docker-archive (docker 25+ oci layout)",
             Format::OciLayout => "oci-layout",
             Format::OciArchive => "oci-archive",
+            Format::Registry => "registry",
         }
     }
 }
@@ -369,6 +389,9 @@ pub struct ResolvedImage {
     pub reference: Option<String>,
     /// Digest of the config blob.
     pub config_digest: Option<String>,
+    /// Digest of the image manifest chosen (OCI layouts and registries;
+    /// for an index, the platform's manifest).
+    pub manifest_digest: Option<String>,
     /// The parsed config.
     pub config: ImageConfig,
     /// Layers, bottom first.
@@ -451,6 +474,10 @@ pub struct OpenRequest {
     pub platform: Platform,
     /// Verify digests.
     pub verify: bool,
+    /// The registry client for `registry:` inputs (one per process: it
+    /// keeps connections, tokens and counters); `None` makes one from the
+    /// environment when a registry input needs it.
+    pub registry: Option<crate::registry::Client>,
 }
 
 /// Split `path:tag` or `path@digest` where `path` exists; otherwise the
@@ -469,16 +496,9 @@ pub fn split_reference(input: &str) -> (PathBuf, Option<String>) {
     (PathBuf::from(input), None)
 }
 
-/// True when `text` is a digest selector, `<alg>:<hex>` (`sha256:…`), not
-/// a name: what `--image` and `DIR@…` take to pick a manifest (or a
-/// `docker save` image ID, its config digest).
-pub fn is_digest(text: &str) -> bool {
-    text.split_once(':').is_some_and(|(alg, hex)| {
-        matches!(alg, "sha256" | "sha384" | "sha512")
-            && hex.len() >= 32
-            && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
-}
+/// True when `text` is a digest selector (`sha256:…`); the reference
+/// grammar's rule, kept with the registry references.
+pub use crate::registry::reference::is_digest;
 
 /// A name as Docker's `ParseNormalizedNamed` spells it in full:
 /// `x` → `docker.io/library/x:latest`, `index.docker.io/…` → `docker.io/…`;
@@ -578,6 +598,9 @@ pub fn open_with(
     req: &OpenRequest,
     layers: &crate::layer::ReadOptions,
 ) -> Result<ResolvedImage, SourceError> {
+    if let Some(text) = crate::registry::reference::strip_scheme(&req.input) {
+        return open_registry(req, text);
+    }
     let (path, tag_in_input) = split_reference(&req.input);
     let tag = req.tag.clone().or(tag_in_input);
     let input = path.display().to_string();
@@ -608,6 +631,29 @@ pub fn open_with(
         }
     };
     resolve(&*store, tag.as_deref(), &req.platform)
+}
+
+/// Open `registry:REF`: the manifest or index it names, then the same
+/// choice of image as in an OCI layout (`--platform`, `--image DIGEST`).
+fn open_registry(req: &OpenRequest, text: &str) -> Result<ResolvedImage, SourceError> {
+    let input = req.input.clone();
+    let reference = crate::registry::Reference::parse(text).map_err(|why| SourceError::Select {
+        input: input.clone(),
+        why,
+    })?;
+    let client = match &req.registry {
+        Some(c) => c.clone(),
+        None => crate::registry::Client::new(crate::registry::RegistryOptions::from_env())
+            .map_err(|e| SourceError::Select {
+                input: input.clone(),
+                why: e.to_string(),
+            })?,
+    };
+    let store = registry::RegistryStore::open(client, reference.clone(), input)?;
+    let mut resolved = oci_layout::resolve(&store, req.tag.as_deref(), &req.platform)?;
+    resolved.format = Format::Registry;
+    resolved.reference = Some(reference.to_string());
+    Ok(resolved)
 }
 
 /// Choose the image in a store: `manifest.json` (docker) first, else

@@ -25,12 +25,7 @@ use crate::source::{split_reference, tag_matches, OpenRequest, Platform, SourceE
 const LOCAL_TRANSPORTS: &[&str] = &["docker-archive:", "oci-archive:", "oci:"];
 
 /// Transports that name a registry or a daemon, which imgaudit does not read.
-const REMOTE_TRANSPORTS: &[&str] = &[
-    "docker://",
-    "registry:",
-    "docker-daemon:",
-    "containers-storage:",
-];
+const REMOTE_TRANSPORTS: &[&str] = &["docker-daemon:", "containers-storage:"];
 
 /// How an input is named in messages: stdin is [`STDIN`] everywhere.
 pub(crate) fn display_name(input: &str) -> &str {
@@ -120,6 +115,7 @@ pub(crate) fn request(
         tag: tag.map(String::from),
         platform: platform.unwrap_or_else(Platform::host),
         verify,
+        registry: None,
     })
 }
 
@@ -129,9 +125,13 @@ fn local_path(image: &str) -> anyhow::Result<String> {
     if image == "-" || Path::new(image).exists() {
         return Ok(image.to_string());
     }
+    if let Some(rest) = crate::registry::reference::strip_scheme(image) {
+        crate::registry::Reference::parse(rest).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(format!("registry:{rest}"));
+    }
     if let Some(transport) = REMOTE_TRANSPORTS.iter().find(|t| image.starts_with(**t)) {
         anyhow::bail!(
-            "`{image}`: imgaudit reads a saved image, not a registry or a daemon ({transport} is not supported yet); save it first: `skopeo copy {image} oci-archive:image.tar` or `docker save REF -o image.tar`, then `imgaudit image.tar`"
+            "`{image}`: imgaudit reads no daemon or container store ({transport}); read the image from its registry (`imgaudit registry:HOST/REPO:TAG`) or save it first: `docker save REF -o image.tar && imgaudit image.tar`"
         );
     }
     let (path, transport) = match LOCAL_TRANSPORTS
@@ -153,9 +153,14 @@ fn local_path(image: &str) -> anyhow::Result<String> {
         // `oci:DIR:TAG` names a local path for sure: no registry guess.
         anyhow::bail!("{}", not_found(&file.display().to_string()));
     }
+    // A bare `HOST/REPO:TAG` with an explicit host, and no path of that name
+    // (a local path always wins: checked above, with and without `:TAG`).
+    if crate::registry::reference::looks_like_registry(path) {
+        return Ok(format!("registry:{path}"));
+    }
     if looks_like_registry_reference(path) {
         anyhow::bail!(
-            "`{image}` is not a file or directory: imgaudit reads a saved image, not a registry or the Docker daemon; save it first: `docker save {image} -o image.tar && imgaudit image.tar` (or `docker save {image} | imgaudit -`)"
+            "`{image}` is not a file or directory; to read it from a registry, name the registry: `imgaudit registry:docker.io/{image}` (imgaudit never asks the Docker daemon), or save it first: `docker save {image} | imgaudit -`"
         );
     }
     anyhow::bail!("{}", not_found(&file.display().to_string()))

@@ -119,6 +119,10 @@ pub struct ImageInfo {
     pub reference: Option<String>,
     /// `sha256:…` digest of the image config blob.
     pub config_digest: Option<String>,
+    /// The manifest digest a registry reference resolved to (for an index,
+    /// the chosen platform's manifest); registry images only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
     /// From the image config, e.g. `amd64`.
     pub architecture: Option<String>,
     /// From the image config, e.g. `linux`.
@@ -404,6 +408,7 @@ pub(crate) fn sample_report() -> AuditReport {
             config_digest: Some(
                 "sha256:5b0b1e3fa0d8cbd1f8c52b4ad3e9a7f32b68f1c0c6a7b5e2f4d8a1c3e9b7f6a2".into(),
             ),
+            manifest_digest: None,
             architecture: Some("amd64".into()),
             os: Some("linux".into()),
             layers: vec![LayerInfo {

@@ -17,6 +17,10 @@ impl From<&Image> for ImageInfo {
             format: r.format.as_str().to_string(),
             reference: r.reference.clone(),
             config_digest: r.config_digest.clone(),
+            manifest_digest: r
+                .manifest_digest
+                .clone()
+                .filter(|_| r.format == crate::source::Format::Registry),
             architecture: r.config.architecture.clone(),
             os: r.config.os.clone(),
             layers: image

@@ -132,6 +132,8 @@ pub fn resolve(store: &dyn BlobStore, tag: Option<&str>) -> Result<ResolvedImage
             super::Blob::Range(r) => r.len,
             super::Blob::Memory(m) => m.len() as u64,
             super::Blob::Indexed(ix) => ix.uncompressed_size,
+            // A `docker save` archive is local; no store hands these out.
+            super::Blob::Remote(_) => 0,
         };
         layers.push(LayerRef {
             digest: name
@@ -156,6 +158,7 @@ pub fn resolve(store: &dyn BlobStore, tag: Option<&str>) -> Result<ResolvedImage
             .cloned()
             .or_else(|| tag.map(String::from)),
         config_digest,
+        manifest_digest: None,
         config,
         layers,
     })

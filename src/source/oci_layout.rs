@@ -343,6 +343,7 @@ pub fn resolve(
             },
             e => e,
         })?;
+    let manifest_digest_chosen = manifest_digest.clone();
     if let Some(kind) = artifact_kind(&manifest) {
         return Err(SourceError::Artifact {
             input,
@@ -409,6 +410,7 @@ pub fn resolve(
         },
         reference,
         config_digest: Some(config_desc.digest().to_string()),
+        manifest_digest: Some(manifest_digest_chosen),
         config,
         layers,
     })

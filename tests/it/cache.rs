@@ -55,6 +55,7 @@ fn open(input: &Path, tag: Option<&str>, opts: &OpenOptions) -> Image {
         tag: tag.map(String::from),
         platform: Platform::host(),
         verify: true,
+        registry: None,
     };
     image::open_with(&req, opts, None).unwrap_or_else(|e| panic!("{}: {e}", input.display()))
 }

@@ -134,6 +134,7 @@ fn r13_progress_total_comes_from_the_manifest() {
             tag: Some("healthy".into()),
             platform: imgaudit::source::Platform::host(),
             verify: true,
+            registry: None,
         };
         let rec = Recorder::default();
         let image = imgaudit::image::open(&req, Some(&rec)).unwrap();
@@ -457,10 +458,18 @@ fn r13_nothing_audited_is_said_and_can_fail() {
 #[test]
 fn r13_references_that_are_not_paths() {
     let line = one_error_line(&imgaudit(["python:3.12"]));
-    says(&line, &["`python:3.12`", "docker save python:3.12"]);
+    says(
+        &line,
+        &[
+            "`python:3.12`",
+            "registry:docker.io/python:3.12",
+            "docker save python:3.12",
+        ],
+    );
     assert!(!line.contains("os error"), "{line}");
-    let line = one_error_line(&imgaudit(["docker://python:3.12"]));
-    says(&line, &["registry", "skopeo copy"]);
+    // A daemon is never asked (issue 9: no silent fallback to a local image).
+    let line = one_error_line(&imgaudit(["docker-daemon:python:3.12"]));
+    says(&line, &["daemon", "registry:HOST/REPO:TAG", "docker save"]);
     let layout = format!("{}/testdata/images/oci", env!("CARGO_MANIFEST_DIR"));
     // `DIR@sha256:…` is a selector (issue 10): a digest the layout does not
     // hold lists what it does hold, in names the user can pass back.

@@ -87,6 +87,7 @@ fn open(input: &Path, tag: Option<&str>) -> Image {
         tag: tag.map(String::from),
         platform: Platform::host(),
         verify: true,
+        registry: None,
     };
     imgaudit::image::open(&req, None).unwrap_or_else(|e| panic!("opening {}: {e}", input.display()))
 }

@@ -730,6 +730,7 @@ pub fn open_with(input: &Path, tag: Option<&str>, platform: Option<&str>) -> Ima
         tag: tag.map(String::from),
         platform: platform.map_or_else(Platform::host, |p| p.parse().unwrap()),
         verify: true,
+        registry: None,
     };
     imgaudit::image::open(&req, None).unwrap_or_else(|e| panic!("opening {}: {e}", input.display()))
 }

@@ -1,0 +1,305 @@
+//! Image references: `HOST[:PORT]/REPO[:TAG|@DIGEST]`, as the user types them
+//! (`registry:…`, `docker://…`, or bare), normalised the way distribution's
+//! reference grammar does (`reference/normalize.go`): a first component with
+//! a `.` or a `:`, or `localhost`, is a registry; otherwise the name is on
+//! Docker Hub (`docker.io`, one-component names under `library/`).
+
+use std::fmt;
+
+/// Docker Hub's name in references and credential stores.
+pub const DOCKER_HUB: &str = "docker.io";
+/// Where Docker Hub's registry API answers (ggcr's `name.DefaultRegistry`).
+pub const DOCKER_HUB_API: &str = "index.docker.io";
+
+/// A parsed image reference.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Reference {
+    /// `host[:port]` as the user named it (`docker.io` for Docker Hub).
+    pub registry: String,
+    /// `library/python`, `team/app`.
+    pub repository: String,
+    /// The tag, if any (`latest` when neither tag nor digest was given).
+    pub tag: Option<String>,
+    /// `sha256:…`, if pinned.
+    pub digest: Option<String>,
+}
+
+impl Reference {
+    /// Parse `HOST/REPO[:TAG][@DIGEST]`, with or without a `registry:` or
+    /// `docker://` prefix. A reference without tag or digest means `:latest`.
+    pub fn parse(text: &str) -> Result<Reference, String> {
+        let s = strip_scheme(text).unwrap_or(text);
+        if s.is_empty() || s.len() > 4096 {
+            return Err(format!("`{}` is not an image reference", clip(text)));
+        }
+        let (name_tag, digest) = match s.split_once('@') {
+            Some((n, d)) => {
+                if !is_digest(d) {
+                    return Err(format!(
+                        "`{}`: `{}` is not a digest (expected `sha256:<64 hex>`)",
+                        clip(text),
+                        clip(d)
+                    ));
+                }
+                (n, Some(d.to_string()))
+            }
+            None => (s, None),
+        };
+        // The tag is after the last `:` that follows the last `/` (a port is
+        // before the first `/`).
+        let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match name_tag[last_slash..].rfind(':') {
+            Some(i) => (
+                &name_tag[..last_slash + i],
+                Some(&name_tag[last_slash + i + 1..]),
+            ),
+            None => (name_tag, None),
+        };
+        if let Some(t) = tag {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !ok {
+                return Err(format!(
+                    "`{}`: `{}` is not a valid tag",
+                    clip(text),
+                    clip(t)
+                ));
+            }
+        }
+        let (registry, repository) = split_domain(name);
+        let repo_ok = !repository.is_empty()
+            && repository.split('/').all(|c| {
+                !c.is_empty()
+                    && c.bytes().all(|b| {
+                        b.is_ascii_lowercase()
+                            || b.is_ascii_digit()
+                            || matches!(b, b'.' | b'_' | b'-')
+                    })
+                    && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                    && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+            });
+        if !repo_ok {
+            return Err(format!(
+                "`{}`: `{}` is not a valid repository name (lower-case letters, digits, `._-` and `/`)",
+                clip(text),
+                clip(&repository)
+            ));
+        }
+        if registry.is_empty() || registry.contains(['@', ' ', '?', '#', '\\']) {
+            return Err(format!(
+                "`{}`: `{}` is not a registry host",
+                clip(text),
+                clip(&registry)
+            ));
+        }
+        let tag = match (tag, &digest) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, None) => Some("latest".to_string()),
+            (None, Some(_)) => None,
+        };
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The host the registry API is reached at (`index.docker.io` for Docker Hub).
+    pub fn api_host(&self) -> &str {
+        api_host(&self.registry)
+    }
+
+    /// What the manifest endpoint takes: the digest if pinned, else the tag.
+    pub fn manifest_ref(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+
+    /// The same repository, pinned to `digest`.
+    pub fn with_digest(&self, digest: &str) -> Reference {
+        Reference {
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
+    }
+}
+
+/// True when `text` is a digest, `<alg>:<hex>` (`sha256:…`), not a name:
+/// what `REF@…`, `--image` and `DIR@…` take to pick a manifest (or a
+/// `docker save` image ID, its config digest).
+pub fn is_digest(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(alg, hex)| {
+        matches!(alg, "sha256" | "sha384" | "sha512")
+            && hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// The API host of a registry name (`docker.io` → `index.docker.io`).
+pub fn api_host(registry: &str) -> &str {
+    if registry == DOCKER_HUB || registry == "registry-1.docker.io" {
+        DOCKER_HUB_API
+    } else {
+        registry
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The reference part of `registry:REF` or `docker://REF`.
+pub fn strip_scheme(text: &str) -> Option<&str> {
+    text.strip_prefix("registry:")
+        .or_else(|| text.strip_prefix("docker://"))
+}
+
+/// True when `text` names a registry image by its form alone: a
+/// `registry:`/`docker://` prefix, or a first component that is a host
+/// (`HOST.DOMAIN/…`, `HOST:PORT/…`, `localhost/…`). A bare `name:tag` is
+/// not one: it is far more often a misspelt file name than a Docker Hub
+/// image, and imgaudit never goes to the network unasked.
+pub fn looks_like_registry(text: &str) -> bool {
+    if strip_scheme(text).is_some() {
+        return true;
+    }
+    let Some((first, rest)) = text.split_once('/') else {
+        return false;
+    };
+    !rest.is_empty()
+        && !first.is_empty()
+        && (first.contains('.') || first.contains(':') || first == "localhost")
+        && !first.starts_with('.')
+        && Reference::parse(text).is_ok()
+}
+
+/// `splitDockerDomain` of distribution's `reference/normalize.go`.
+fn split_domain(name: &str) -> (String, String) {
+    let (domain, rest) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (first.to_string(), rest.to_string())
+        }
+        _ => (DOCKER_HUB.to_string(), name.to_string()),
+    };
+    let domain = if domain == "index.docker.io" {
+        DOCKER_HUB.to_string()
+    } else {
+        domain
+    };
+    let rest = if domain == DOCKER_HUB && !rest.contains('/') {
+        format!("library/{rest}")
+    } else {
+        rest
+    };
+    (domain, rest)
+}
+
+fn clip(s: &str) -> String {
+    crate::escape::clip(s, crate::escape::MAX_VALUE).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> (String, String, Option<String>, Option<String>) {
+        let r = Reference::parse(s).unwrap();
+        (r.registry, r.repository, r.tag, r.digest)
+    }
+
+    #[test]
+    fn normalises_like_distribution() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            p("registry:127.0.0.1:5000/t/app:1.0"),
+            (
+                "127.0.0.1:5000".into(),
+                "t/app".into(),
+                Some("1.0".into()),
+                None
+            )
+        );
+        assert_eq!(
+            p("docker://python"),
+            (
+                "docker.io".into(),
+                "library/python".into(),
+                Some("latest".into()),
+                None
+            )
+        );
+        assert_eq!(
+            p("index.docker.io/library/x"),
+            (
+                "docker.io".into(),
+                "library/x".into(),
+                Some("latest".into()),
+                None
+            )
+        );
+        assert_eq!(
+            p(&format!("localhost/app@{d}")),
+            ("localhost".into(), "app".into(), None, Some(d.clone()))
+        );
+        assert_eq!(
+            p(&format!("ghcr.io/o/r:v1@{d}")),
+            ("ghcr.io".into(), "o/r".into(), Some("v1".into()), Some(d))
+        );
+        assert_eq!(
+            Reference::parse("docker://python").unwrap().api_host(),
+            "index.docker.io"
+        );
+        assert_eq!(
+            Reference::parse("registry:h:5000/a/b:t")
+                .unwrap()
+                .to_string(),
+            "h:5000/a/b:t"
+        );
+    }
+
+    #[test]
+    fn refuses_what_the_grammar_refuses() {
+        for bad in [
+            "registry:",
+            "registry:h/UPPER",
+            "registry:h/a:-bad",
+            "registry:h/a@sha256:xyz",
+            "registry:h/a//b",
+            "registry:h/a/",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_explicit_hosts_look_like_registries() {
+        assert!(looks_like_registry("127.0.0.1:5000/t/app:1"));
+        assert!(looks_like_registry("ghcr.io/o/r"));
+        assert!(looks_like_registry("localhost/app"));
+        assert!(looks_like_registry("registry:python"));
+        assert!(!looks_like_registry("python:3.11"));
+        assert!(!looks_like_registry("out/image.tar"));
+        assert!(!looks_like_registry("./image.tar"));
+    }
+}
