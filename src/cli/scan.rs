@@ -105,6 +105,8 @@ pub struct ScanArgs {
     /// Progress bar on stderr: auto (a terminal, unless `CI` is set), always, never.
     #[arg(long, value_enum, default_value_t = When::Auto, env = "IMGAUDIT_PROGRESS")]
     progress: When,
+    #[command(flatten)]
+    access: super::registry::RegistryArgs,
 }
 
 impl ScanArgs {
@@ -242,18 +244,21 @@ fn read_plan(from: &str) -> anyhow::Result<Vec<PlanEntry>> {
 
 fn plan_registry(args: &ScanArgs, registry: &str) -> anyhow::Result<Vec<PlanEntry>> {
     let opts = args.plan_options(registry)?;
-    let client = registry_client()?;
-    let planned = plan::plan(client.as_ref(), &opts)?;
+    let client = args.access.client()?;
+    let planned = plan::plan(&ClientRegistry(client.clone()), &opts)?;
     for w in &planned.warnings {
         eprintln!(
             "warning: {}",
             crate::escape::for_terminal(w, crate::escape::MAX_LINE)
         );
     }
+    let stats = client.stats();
     eprintln!(
-        "planned {} images from `{}` ({} manifests from the plan cache)",
+        "planned {} images from `{}`: {} requests, {} blobs ({} manifests from the plan cache)",
         planned.entries.len(),
         opts.target.host,
+        stats.requests,
+        stats.blob_requests,
         planned.cache_hits
     );
     Ok(planned.entries)
@@ -283,7 +288,10 @@ fn run_shard(
             .ok(),
         _ => None,
     };
-    let opener = run::ImageOpener::new(request, facts);
+    // One client for the shard: its connections, tokens and counters are
+    // shared by every image in flight.
+    let client = args.access.client()?;
+    let opener = run::ImageOpener::new(|e: &PlanEntry| request(e, &client), facts);
     let opts = run::RunOptions {
         out_dir: &args.out_dir,
         shard_index: shard.index,
@@ -301,20 +309,37 @@ fn run_shard(
         bar.as_ref().map(|b| b as &dyn run::RunProgress),
     )?;
     drop(bar);
+    // What this shard asked of registries, beside its summary: the proof
+    // that a warm night downloads no blob.
+    let stats = serde_json::json!({ "shard": shard.index, "registry": client.stats() });
+    scan::results::write_atomic(
+        &args.out_dir.join(format!("stats-{}.json", shard.index)),
+        format!("{stats}\n").as_bytes(),
+    )?;
     Ok(rows)
 }
 
 /// The request that opens a plan entry: a registry reference pinned to the
 /// planned digest (a tag may have moved since the plan), or a local input
 /// as written (plans written by hand for files).
-fn request(entry: &PlanEntry) -> Result<crate::source::OpenRequest, String> {
+fn request(
+    entry: &PlanEntry,
+    client: &crate::registry::Client,
+) -> Result<crate::source::OpenRequest, String> {
     let platform = input::parse_platform(&entry.platform)?;
     let input = if is_local(&entry.reference) {
         entry.reference.clone()
     } else {
-        format!("registry:{}@{}", repository(&entry.reference), entry.digest)
+        let reference =
+            crate::registry::reference::strip_scheme(&entry.reference).unwrap_or(&entry.reference);
+        format!("registry:{}@{}", repository(reference), entry.digest)
     };
-    input::request(&input, None, Some(platform), true).map_err(|e| super::one_line(&e))
+    let mut req =
+        input::request(&input, None, Some(platform), true).map_err(|e| super::one_line(&e))?;
+    if crate::registry::reference::strip_scheme(&req.input).is_some() {
+        req.registry = Some(client.clone());
+    }
+    Ok(req)
 }
 
 fn is_local(reference: &str) -> bool {
@@ -333,9 +358,46 @@ fn repository(reference: &str) -> &str {
     }
 }
 
-/// The registry behind the plan.
-fn registry_client() -> anyhow::Result<Box<dyn plan::Registry>> {
-    anyhow::bail!("this build of imgaudit cannot read registries yet")
+/// The plan's registry: the shared client (auth, TLS, retries, `Link`
+/// pagination are its business).
+struct ClientRegistry(crate::registry::Client);
+
+impl plan::Registry for ClientRegistry {
+    fn catalog(&self, host: &str) -> Result<Vec<String>, String> {
+        self.0.catalog(host).map_err(|e| e.to_string())
+    }
+
+    fn tags(&self, host: &str, repo: &str) -> Result<Vec<String>, String> {
+        self.0.tags(host, repo).map_err(|e| e.to_string())
+    }
+
+    fn head(&self, host: &str, repo: &str, tag: &str) -> Result<plan::Descriptor, String> {
+        let reference = crate::registry::Reference {
+            registry: host.to_string(),
+            repository: repo.to_string(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        };
+        self.0
+            .head_manifest(&reference)
+            .map(|d| plan::Descriptor {
+                media_type: d.media_type,
+                digest: d.digest,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn manifest(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .get_manifest_by_digest(host, repo, digest)
+            .map_err(|e| e.to_string())
+    }
+
+    fn config(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .get_blob_small(host, repo, digest)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The scan's progress bar: images done / total, cache hits, bytes pulled.
