@@ -748,6 +748,13 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
 /// Read a layer from a stream (compressed, or not seekable): one pass, data
 /// read and dropped except what the capture policy keeps.
 pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    // Whether the *source* failed (a connection, a registry that lies): its
+    // error is reported as itself, not as the decoder's or the tar's.
+    let raw_failed = std::cell::Cell::new(false);
+    let raw = FailFlag {
+        inner: raw,
+        failed: &raw_failed,
+    };
     let mut blob = HashingReader::new(io::BufReader::with_capacity(256 << 10, raw), opts.verify);
     let mut head = [0u8; 4];
     let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
@@ -777,6 +784,9 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
     // The file entry being read, for messages about truncation.
     let mut current: Option<(Box<str>, u64)> = None;
     let err = |e: io::Error, current: &Option<(Box<str>, u64)>| {
+        if raw_failed.get() {
+            return io_err(opts, e);
+        }
         if decoder_failed.get() && compression != Compression::None {
             return LayerError::Decompress {
                 layer: opts.name.clone(),

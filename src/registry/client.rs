@@ -1189,6 +1189,20 @@ impl BlobStream {
             )
             .map_err(io::Error::other)?;
         let status = resp.status().as_u16();
+        // A body announced longer than the manifest's size is refused
+        // before a byte of it is read.
+        let announced = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
+        if let (Some(len), Some(expected)) = (announced, self.expected) {
+            let end = if status == 206 { self.pos + len } else { len };
+            if end > expected {
+                return Err(io::Error::other(RegistryError::Invalid {
+                    what: self.what(),
+                    why: format!(
+                        "the registry sent more bytes than the manifest's size ({end} > {expected})"
+                    ),
+                }));
+            }
+        }
         let mut body = match status {
             206 if self.pos > 0 => resp.into_body().into_reader(),
             200 => {

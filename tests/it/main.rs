@@ -59,6 +59,10 @@ mod wild;
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
 
+// Issue 9: images read from real loopback registries (plain, TLS + Basic,
+// token auth), the auth matrix, and a scripted proxy for retries, resumes,
+// redirects and registries that lie.
+mod registry;
 // Issue 9, the nightly scan: plan, shard processes in parallel over one
 // cache, merge; the result cache; unreadable images; every merged format.
 mod scan;
