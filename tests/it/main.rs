@@ -63,6 +63,7 @@ mod selection;
 // token auth), the auth matrix, and a scripted proxy for retries, resumes,
 // redirects and registries that lie.
 mod registry;
+
 // Issue 9, the nightly scan: plan, shard processes in parallel over one
 // cache, merge; the result cache; unreadable images; every merged format.
 mod scan;
