@@ -579,3 +579,342 @@ fn the_github_actions_recipe_validates() {
         "{workflow}"
     );
 }
+
+const PLAIN: &str = "127.0.0.1:5000";
+
+/// Where `scripts/registry.sh` keeps the registries' state and logs.
+fn registry_dir() -> PathBuf {
+    std::env::var_os("IMGAUDIT_REGISTRY_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/registry"))
+}
+
+/// The plain registry's access-log lines about repositories under `prefix`.
+fn access_log(prefix: &str) -> Vec<String> {
+    std::fs::read_to_string(registry_dir().join("plain/registry.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.starts_with("127.0.0.1 - ")
+                && (l.contains(&format!("\"GET /v2/{prefix}/"))
+                    || l.contains(&format!("\"HEAD /v2/{prefix}/")))
+        })
+        .map(String::from)
+        .collect()
+}
+
+fn push(src_tag: &str, dest: &str) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"]);
+    if src_tag == "multiarch" {
+        cmd.arg("--all");
+    }
+    let out = cmd
+        .arg(format!("oci:{}:{src_tag}", layout().display()))
+        .arg(format!("docker://{PLAIN}/{dest}"))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stats(out: &Path) -> Vec<Value> {
+    let mut v: Vec<Value> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("stats-")
+        })
+        .map(|p| read_json(&p))
+        .collect();
+    v.sort_by_key(|s| s["shard"].as_u64());
+    v
+}
+
+/// The issue's nightly flow on one machine, against the real loopback
+/// registry (`scripts/registry.sh`): push the fixtures, `--plan`, two shard
+/// processes in parallel over one cache, `--merge`: every digest scanned
+/// exactly once; the second night downloads no blob, counted in the
+/// registry's own access log and in the shards' client counters.
+#[test]
+fn the_nightly_flow_against_a_real_registry() {
+    assert!(
+        std::net::TcpStream::connect(PLAIN).is_ok(),
+        "no test registry on {PLAIN}: run `bash scripts/setup.sh`"
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("it/scan-{}-{nanos}", std::process::id());
+    for tag in ["healthy", "incident-later-run", "base"] {
+        push(tag, &format!("{prefix}/app:{tag}"));
+    }
+    push("healthy", &format!("{prefix}/app:latest")); // the same manifest again
+    push("multiarch", &format!("{prefix}/multi:1")); // an index, two platforms
+    assert!(
+        !access_log(&prefix).is_empty() || registry_dir().join("plain/registry.log").exists(),
+        "no access log in {}: set IMGAUDIT_REGISTRY_DIR",
+        registry_dir().display()
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let target = format!("{PLAIN}/{prefix}");
+    let plan_cmd = ["scan", "--registry", &target, "--plan", "--cache", c];
+    let before = access_log(&prefix).len();
+    let planned = imgaudit_env(plan_cmd, &env(c), None);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(
+        planned.stderr.contains("planned 5 images"),
+        "{}",
+        planned.stderr
+    );
+    let lines: Vec<Value> = planned
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let platforms: Vec<&str> = lines
+        .iter()
+        .map(|l| l["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        platforms.iter().filter(|p| **p == "linux/arm64/v8").count(),
+        1,
+        "{platforms:?}"
+    );
+    let mut digests: Vec<&str> = lines
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    digests.sort();
+    digests.dedup();
+    assert_eq!(
+        digests.len(),
+        5,
+        "`latest` is `healthy` again: {}",
+        planned.stdout
+    );
+    for l in &lines {
+        assert!(
+            l["ref"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{target}/")),
+            "{l}"
+        );
+        assert!(l["base"].as_str().unwrap().starts_with("sha256:"), "{l}");
+    }
+    let plan_log = access_log(&prefix).split_off(before);
+    assert!(
+        plan_log
+            .iter()
+            .all(|l| !l.contains("/blobs/") || l.contains("\"GET ")),
+        "{plan_log:?}"
+    );
+    let plan = tmp.path().join("plan.jsonl");
+    std::fs::write(&plan, &planned.stdout).unwrap();
+
+    // Night one: two shards at once over one cache.
+    let out = tmp.path().join("out");
+    let before = access_log(&prefix).len();
+    run_shards(&plan, &cache, &out, 2, &[]);
+    let night_one = access_log(&prefix).split_off(before);
+    let rows = summaries(&out);
+    let mut scanned: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["digest"].as_str().unwrap(),
+                r["platform"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    scanned.sort();
+    let mut want: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["digest"].as_str().unwrap(),
+                l["platform"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(scanned, want, "every image exactly once");
+    for r in &rows {
+        assert_eq!(r["status"], "audited", "{r}");
+    }
+    let blob_gets = night_one.iter().filter(|l| l.contains("/blobs/")).count() as u64;
+    let counted: u64 = stats(&out)
+        .iter()
+        .map(|s| s["registry"]["blob_requests"].as_u64().unwrap())
+        .sum();
+    assert!(blob_gets > 0, "night one read layers: {night_one:?}");
+    assert_eq!(
+        counted, blob_gets,
+        "the client's counters are the registry's"
+    );
+    let merged = imgaudit_env(
+        [
+            "scan",
+            "--merge",
+            out.to_str().unwrap(),
+            "--from",
+            plan.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        &env(c),
+        None,
+    );
+    assert_eq!(
+        merged.code, 1,
+        "incident-later-run fails: {}",
+        merged.stderr
+    );
+    let doc: Value = serde_json::from_str(&merged.stdout).unwrap();
+    assert_eq!(doc["summary"]["images"], 5);
+    assert_eq!(doc["summary"]["failed"], 1);
+
+    // Night two: the same plan again, then the shards: no blob at all,
+    // only the catalog, the tag lists and one HEAD per tag.
+    let before = access_log(&prefix).len();
+    let replanned = imgaudit_env(plan_cmd, &env(c), None);
+    assert_eq!(replanned.code, 0, "{}", replanned.stderr);
+    assert_eq!(replanned.stdout, planned.stdout);
+    let out2 = tmp.path().join("out2");
+    run_shards(&plan, &cache, &out2, 2, &[]);
+    let night_two = access_log(&prefix).split_off(before);
+    assert!(
+        night_two
+            .iter()
+            .all(|l| l.contains("\"HEAD ") || l.contains("/tags/list")),
+        "night two read more than HEADs and tag lists: {night_two:?}"
+    );
+    assert_eq!(
+        night_two.iter().filter(|l| l.contains("\"HEAD ")).count(),
+        5,
+        "one HEAD per tag (app: 4, multi: 1): {night_two:?}"
+    );
+    for s in stats(&out2) {
+        assert_eq!(s["registry"]["requests"], 0, "{s}");
+    }
+    for r in summaries(&out2) {
+        assert_eq!(r["cached"], true, "{r}");
+    }
+
+    // Night three: a new image on a known base downloads only the blobs
+    // no earlier image had (its new layers and its config).
+    push("package-deleted", &format!("{prefix}/app:new"));
+    let replanned = imgaudit_env(plan_cmd, &env(c), None);
+    assert_eq!(replanned.code, 0, "{}", replanned.stderr);
+    let plan3 = tmp.path().join("plan3.jsonl");
+    std::fs::write(&plan3, &replanned.stdout).unwrap();
+    let before = access_log(&prefix).len();
+    let out_new = tmp.path().join("out-new");
+    run_shards(&plan3, &cache, &out_new, 2, &[]);
+    let night_three = access_log(&prefix).split_off(before);
+    let rows = summaries(&out_new);
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.iter().filter(|r| r["cached"] == false).count(), 1);
+    let manifest_of = |tag: &str| {
+        let index = read_json(&layout().join("index.json"));
+        let d = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        read_json(&layout().join("blobs/sha256").join(&d["sha256:".len()..]))
+    };
+    let layers = |m: &Value| -> Vec<String> {
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let known: Vec<String> = ["healthy", "incident-later-run", "base"]
+        .iter()
+        .flat_map(|t| layers(&manifest_of(t)))
+        .collect();
+    let new = manifest_of("package-deleted");
+    let mut allowed: Vec<String> = layers(&new)
+        .into_iter()
+        .filter(|l| !known.contains(l))
+        .collect();
+    allowed.push(new["config"]["digest"].as_str().unwrap().to_string());
+    let fetched: Vec<&String> = night_three
+        .iter()
+        .filter(|l| l.contains("/blobs/"))
+        .collect();
+    assert!(!fetched.is_empty());
+    for l in &fetched {
+        assert!(
+            allowed.iter().any(|d| l.contains(d.as_str())),
+            "a known blob again: {l}"
+        );
+    }
+    assert!(
+        layers(&new).iter().any(|l| known.contains(l)),
+        "the new image shares layers with the old ones"
+    );
+
+    // An image deleted after the plan is an unreadable row (no result
+    // cache here), and the merge says so with exit 2.
+    let gone = lines
+        .iter()
+        .find(|l| l["ref"].as_str().unwrap().ends_with("app:base"))
+        .unwrap();
+    let out = Command::new("skopeo")
+        .args(["delete", "--tls-verify=false"])
+        .arg(format!(
+            "docker://{target}/app@{}",
+            gone["digest"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out3 = tmp.path().join("out3");
+    let run = imgaudit_env(
+        [
+            "scan",
+            "--from",
+            plan.to_str().unwrap(),
+            "--no-cache",
+            "--out-dir",
+            out3.to_str().unwrap(),
+        ],
+        &env(c),
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = summaries(&out3);
+    assert_eq!(rows.len(), 5);
+    let bad: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"] == "unreadable")
+        .collect();
+    assert_eq!(bad.len(), 1, "{rows:?}");
+    assert_eq!(bad[0]["digest"], gone["digest"]);
+    let merged = imgaudit_env(["scan", "--merge", out3.to_str().unwrap()], &env(c), None);
+    assert_eq!(merged.code, 2, "{}", merged.stdout);
+}
