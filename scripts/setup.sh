@@ -63,10 +63,11 @@ fi
 
 # Offline schema validators for the deploy/ recipes (tests/it/scan.rs): the
 # Kubernetes API schemas (kubernetes-validate) and the GitHub workflow schema
-# vendored in check-jsonschema.
+# vendored in check-jsonschema. Pinned: the schemas they ship are what the tests check
+# against (kubernetes-validate 1.37.0 carries the Kubernetes 1.33 API the test names).
 if ! command -v kubernetes-validate >/dev/null || ! command -v check-jsonschema >/dev/null; then
-  env -u PIP_FIND_LINKS "$PY" -m pip install --quiet kubernetes-validate check-jsonschema 2>/dev/null \
-    || env -u PIP_FIND_LINKS "$PY" -m pip install --quiet --break-system-packages kubernetes-validate check-jsonschema
+  env -u PIP_FIND_LINKS "$PY" -m pip install --quiet kubernetes-validate==1.37.0 check-jsonschema==0.39.0 2>/dev/null \
+    || env -u PIP_FIND_LINKS "$PY" -m pip install --quiet --break-system-packages kubernetes-validate==1.37.0 check-jsonschema==0.39.0
   if command -v pyenv >/dev/null; then pyenv rehash || true; fi
   hash -r
 fi

@@ -917,4 +917,135 @@ fn the_nightly_flow_against_a_real_registry() {
     assert_eq!(bad[0]["digest"], gone["digest"]);
     let merged = imgaudit_env(["scan", "--merge", out3.to_str().unwrap()], &env(c), None);
     assert_eq!(merged.code, 2, "{}", merged.stdout);
+    // SARIF needs the per-image logs of `--sarif`: one line saying so.
+    let sarif = imgaudit_env(
+        ["scan", "--merge", out3.to_str().unwrap(), "-f", "sarif"],
+        &env(c),
+        None,
+    );
+    assert_eq!(sarif.code, 2);
+    assert!(sarif.stderr.contains("`--sarif`"), "{}", sarif.stderr);
+
+    // Plan, scan and merge in one go: the registry as it is now (the
+    // deleted manifest took its tag with it), the gate of the night.
+    let out4 = tmp.path().join("out4");
+    let one_go = imgaudit_env(
+        [
+            "scan",
+            "--registry",
+            &target,
+            "--cache",
+            c,
+            "--out-dir",
+            out4.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+        &env(c),
+        None,
+    );
+    assert_eq!(one_go.code, 1, "{}", one_go.stderr);
+    let doc: Value = serde_json::from_str(&one_go.stdout).unwrap();
+    assert_eq!(doc["summary"]["images"], 5, "{}", one_go.stdout);
+    assert_eq!(
+        doc["summary"]["cached"], 5,
+        "every image was scanned before"
+    );
+    assert!(out4.join("summary-0.jsonl").is_file());
+}
+
+/// On a terminal the scan shows images done / total, results from the cache
+/// and bytes pulled, and clears the bar before its last line. The second
+/// image lives on a loopback "registry" that takes seconds to answer each
+/// request (then 404), so the bar is on screen while it waits (run in tmux,
+/// as the other terminal tests).
+#[test]
+fn the_progress_bar_counts_images_cache_hits_and_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = slow.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in slow.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let _ = conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    let mut plan = plan_of(&["healthy"]);
+    plan.push_str(&format!(
+        "{}\n",
+        serde_json::json!({
+            "ref": format!("127.0.0.1:{port}/slow/app:1"),
+            "digest": format!("sha256:{}", "f".repeat(64)),
+            "platform": "linux/amd64",
+            "base": format!("sha256:{}", "f".repeat(64)),
+        })
+    ));
+    std::fs::write(dir.join("plan.jsonl"), plan).unwrap();
+    let socket = format!("imgaudit-scan-test-{}", std::process::id());
+    let script = format!(
+        "cd {d} && {bin} scan --from plan.jsonl --jobs 1 --cache c --out-dir out; sleep 60",
+        d = dir.display(),
+        bin = bin()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "20",
+        ])
+        .arg(script)
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux is needed for the terminal tests: run scripts/setup.sh");
+    assert!(status.success());
+    let screen = || {
+        let out = Command::new("tmux")
+            .args(["-L", &socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let wait_for = |needle: &str| {
+        let start = std::time::Instant::now();
+        loop {
+            let s = screen();
+            if s.contains(needle) {
+                return s;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = Command::new("tmux")
+                    .args(["-L", &socket, "kill-server"])
+                    .status();
+                panic!("{needle:?} never showed:\n{s}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let during = wait_for("scanning 1/2 images");
+    assert!(during.contains("0 cached, "), "{during}");
+    assert!(during.contains("MiB pulled"), "{during}");
+    let end = wait_for("shard 0/1: 2 images scanned");
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .status();
+    assert!(end.contains("1 unreadable"), "{end}");
+    assert!(!end.contains("scanning "), "the bar is cleared:\n{end}");
 }
