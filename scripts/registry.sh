@@ -111,6 +111,13 @@ auth:
   launch plain 5000
   launch tls 5001
   launch token 5002
+  # Something else on 5000 (Debian's own docker-registry service, started by
+  # its package on a machine with an init system, asks for htpasswd auth)
+  # would fail every test obscurely: check the plain one is ours.
+  if ! $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/v2/', timeout=5)" 2>/dev/null; then
+    echo "registry.sh: 127.0.0.1:5000 answers, but not as an open registry: stop what listens there (e.g. 'service docker-registry stop') and run again" >&2
+    exit 1
+  fi
   if ! port_open 5003; then
     setsid nohup $PY "$ROOT/tests/registry/token_server.py" 5003 "$DIR/token.key" "$DIR/token.crt" \
       imgaudit-test-issuer imgaudit-test "$DIR/token/token.log" \

@@ -616,7 +616,7 @@ fn read_remote(
             layer: l.name.clone(),
             source,
         })?;
-    let index = layer::read_layer_stream(stream, &read_opts)?;
+    let index = layer::read_layer_stream_pipelined(stream, &read_opts)?;
     if read_opts.verify {
         index.check_digests(&l.name, l.digest.as_deref(), l.diff_id.as_deref())?;
     }

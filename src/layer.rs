@@ -605,7 +605,7 @@ pub fn read_layer_range(range: &FileRange, opts: &ReadOptions) -> Result<LayerIn
     let n = range.read_at(0, &mut head).map_err(|e| io_err(opts, e))?;
     let compression = resolve_compression(opts.compression, &head[..n]);
     if compression != Compression::None {
-        return read_layer_stream(range.cursor(), opts);
+        return read_layer_stream_pipelined(range.cursor(), opts);
     }
     // Uncompressed and seekable: walk headers seeking past data, and hash
     // the whole blob sequentially on the other core (blob digest and
@@ -632,7 +632,7 @@ pub fn read_layer_range_deferred(
     let mut head = [0u8; 4];
     let n = range.read_at(0, &mut head).map_err(|e| io_err(opts, e))?;
     if resolve_compression(opts.compression, &head[..n]) != Compression::None {
-        return Ok((read_layer_stream(range.cursor(), opts)?, None));
+        return Ok((read_layer_stream_pipelined(range.cursor(), opts)?, None));
     }
     let index = walk_seekable(range, opts)?;
     Ok((index, opts.verify.then(|| range.clone())))
@@ -748,46 +748,251 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
 /// Read a layer from a stream (compressed, or not seekable): one pass, data
 /// read and dropped except what the capture policy keeps.
 pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    let flags = StreamFlags::default();
     // Whether the *source* failed (a connection, a registry that lies): its
     // error is reported as itself, not as the decoder's or the tar's.
-    let raw_failed = std::cell::Cell::new(false);
     let raw = FailFlag {
         inner: raw,
-        failed: &raw_failed,
+        failed: &flags.raw,
     };
     let mut blob = HashingReader::new(io::BufReader::with_capacity(256 << 10, raw), opts.verify);
     let mut head = [0u8; 4];
     let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
     let compression = resolve_compression(opts.compression, &head[..peeked]);
     let prefix = io::Cursor::new(head[..peeked].to_vec());
-    let chained = prefix.chain(&mut blob);
-    let decoder: Box<dyn Read + '_> = match compression {
-        Compression::None => Box::new(chained),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(chained).map_err(|e| {
-            LayerError::Decompress {
-                layer: opts.name.clone(),
-                kind: compression,
-                source: e,
-            }
-        })?),
+    let chained = io::BufReader::with_capacity(64 << 10, prefix.chain(&mut blob));
+    let decoder = decoder(chained, compression, opts)?;
+    let mut index = walk_decoded(decoder, compression, opts, &flags)?;
+    let (blob_digest, _) = blob.finish().map_err(|e| io_err(opts, e))?;
+    finish_digests(&mut index, compression, blob_digest);
+    Ok(index)
+}
+
+/// [`read_layer_stream`] on three threads for a compressed layer: reading
+/// and hashing the stored bytes, inflating, and hashing + walking the tar
+/// each get a core, joined by bounded channels of 1 MiB chunks. Why: on one
+/// thread the three add up (a 3 GB gzip torch layer: ~10 s inflate + ~2 s
+/// compressed sha256 + ~4 s uncompressed sha256); pipelined, the audit
+/// takes about the time of inflating once. Memory stays bounded (a few
+/// chunks in flight per stage). An uncompressed layer has nothing to
+/// overlap and is read on the calling thread.
+pub fn read_layer_stream_pipelined<R: Read + Send>(
+    raw: R,
+    opts: &ReadOptions,
+) -> Result<LayerIndex, LayerError> {
+    let flags = StreamFlags::default();
+    let raw = FailFlag {
+        inner: raw,
+        failed: &flags.raw,
     };
+    let mut blob = HashingReader::new(io::BufReader::with_capacity(256 << 10, raw), opts.verify);
+    let mut head = [0u8; 4];
+    let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
+    let compression = resolve_compression(opts.compression, &head[..peeked]);
+    let prefix = head[..peeked].to_vec();
+    if compression == Compression::None {
+        let decoded = io::Cursor::new(prefix).chain(&mut blob);
+        let mut index = walk_decoded(decoded, compression, opts, &flags)?;
+        let (blob_digest, _) = blob.finish().map_err(|e| io_err(opts, e))?;
+        finish_digests(&mut index, compression, blob_digest);
+        return Ok(index);
+    }
+    const DEPTH: usize = 4;
+    let flags = &flags;
+    std::thread::scope(|scope| {
+        // Stage 1: the stored bytes, hashed, in chunks (to EOF: the blob
+        // digest covers any trailing bytes after the compressed stream).
+        let (tx_raw, rx_raw) = std::sync::mpsc::sync_channel(DEPTH);
+        let reader = scope.spawn(move || {
+            if !pump(&mut blob, &tx_raw) {
+                // Failed, or the consumer stopped on an error: read no
+                // further (a hostile stream may never end).
+                return Err(io::Error::other("the layer was not read to its end"));
+            }
+            drop(tx_raw);
+            blob.finish()
+        });
+        // Stage 2: inflate; after the decoder's end, drain what is left so
+        // stage 1 reaches EOF.
+        let (tx_plain, rx_plain) = std::sync::mpsc::sync_channel(DEPTH);
+        let inflater = scope.spawn(move || -> Result<(), LayerError> {
+            let mut stored = io::BufReader::with_capacity(
+                64 << 10,
+                io::Cursor::new(prefix).chain(ChunkReader::new(rx_raw)),
+            );
+            let ok = {
+                let d = decoder(&mut stored, compression, opts)?;
+                let mut d = FailFlag {
+                    inner: d,
+                    failed: &flags.decoder,
+                };
+                pump(&mut d, &tx_plain)
+            };
+            drop(tx_plain);
+            if ok {
+                let _ = io::copy(&mut stored, &mut io::sink());
+            }
+            Ok(())
+        });
+        // Stage 3 (here): hash the tar stream and walk it.
+        let walked = walk_decoded(ChunkReader::new(rx_plain), compression, opts, flags);
+        let inflated = inflater.join().map_err(|_| panicked(opts))?;
+        let stored = reader.join().map_err(|_| panicked(opts))?;
+        inflated?;
+        let mut index = walked?;
+        let (blob_digest, _) = stored.map_err(|e| io_err(opts, e))?;
+        finish_digests(&mut index, compression, blob_digest);
+        Ok(index)
+    })
+}
+
+fn panicked(opts: &ReadOptions) -> LayerError {
+    io_err(opts, io::Error::other("a reading thread panicked"))
+}
+
+/// Copy `r` into `tx` in 1 MiB chunks; an error is sent as the last item.
+/// False when the reader failed or the receiver hung up.
+fn pump<R: Read>(r: &mut R, tx: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>) -> bool {
+    loop {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut filled = 0;
+        // Fill the chunk (small reads from a socket or a decoder) before
+        // sending: fewer, larger messages.
+        while filled < buf.len() {
+            match r.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return false;
+                }
+            }
+        }
+        if filled == 0 {
+            return true;
+        }
+        buf.truncate(filled);
+        if tx.send(Ok(buf)).is_err() {
+            return false;
+        }
+    }
+}
+
+/// The receiving end of [`pump`] as a reader.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        ChunkReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender is done: end of stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Which stage of a stream failed, for the message.
+#[derive(Default)]
+struct StreamFlags {
+    raw: std::sync::atomic::AtomicBool,
+    decoder: std::sync::atomic::AtomicBool,
+}
+
+/// A layer's decoder, by compression (an enum, not a box: `Send` exactly
+/// when its input is, so the pipelined reader can move it to a thread).
+enum Decoder<R: io::BufRead> {
+    None(R),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
+    Zstd(Box<zstd::stream::read::Decoder<'static, R>>),
+}
+
+impl<R: io::BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::None(r) => r.read(buf),
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+        }
+    }
+}
+
+fn decoder<R: io::BufRead>(
+    stored: R,
+    compression: Compression,
+    opts: &ReadOptions,
+) -> Result<Decoder<R>, LayerError> {
+    Ok(match compression {
+        Compression::None => Decoder::None(stored),
+        Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(stored))),
+        Compression::Zstd => Decoder::Zstd(Box::new(
+            zstd::stream::read::Decoder::with_buffer(stored).map_err(|e| {
+                LayerError::Decompress {
+                    layer: opts.name.clone(),
+                    kind: compression,
+                    source: e,
+                }
+            })?,
+        )),
+    })
+}
+
+/// The blob digest is also the diff_id of an uncompressed layer.
+fn finish_digests(index: &mut LayerIndex, compression: Compression, blob_digest: Option<String>) {
+    if compression == Compression::None {
+        index.diff_id = blob_digest.clone();
+    }
+    index.blob_digest = blob_digest;
+}
+
+/// Walk the tar in a decoded stream, hashing it (the diff_id of a
+/// compressed layer), capturing what the extractors want.
+fn walk_decoded<D: Read>(
+    decoded: D,
+    compression: Compression,
+    opts: &ReadOptions,
+    flags: &StreamFlags,
+) -> Result<LayerIndex, LayerError> {
+    use std::sync::atomic::Ordering::Relaxed;
     // Remember whether the *decoder* failed, so a truncated tar inside an
     // intact gzip stream is reported as a truncated entry, not as bad gzip.
-    let decoder_failed = std::cell::Cell::new(false);
     let decoder = FailFlag {
-        inner: decoder,
-        failed: &decoder_failed,
+        inner: decoded,
+        failed: &flags.decoder,
     };
     let mut plain = HashingReader::new(decoder, opts.verify && compression != Compression::None);
     let mut index = LayerIndex::default();
     // The file entry being read, for messages about truncation.
     let mut current: Option<(Box<str>, u64)> = None;
     let err = |e: io::Error, current: &Option<(Box<str>, u64)>| {
-        if raw_failed.get() {
+        if flags.raw.load(Relaxed) {
             return io_err(opts, e);
         }
-        if decoder_failed.get() && compression != Compression::None {
+        if flags.decoder.load(Relaxed) && compression != Compression::None {
             return LayerError::Decompress {
                 layer: opts.name.clone(),
                 kind: compression,
@@ -830,30 +1035,27 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
     }
     let (diff_id, size) = plain.finish().map_err(|e| err(e, &None))?;
     index.uncompressed_size = size;
+    // An uncompressed layer's diff_id is its blob digest (finish_digests).
     index.diff_id = if compression == Compression::None {
-        None // set below: the blob digest is the diff_id
+        None
     } else {
         diff_id
     };
-    let (blob_digest, _) = blob.finish().map_err(|e| io_err(opts, e))?;
-    if compression == Compression::None {
-        index.diff_id = blob_digest.clone();
-    }
-    index.blob_digest = blob_digest;
     Ok(index)
 }
 
 /// A reader that records whether its inner reader ever failed.
 struct FailFlag<'a, R> {
     inner: R,
-    failed: &'a std::cell::Cell<bool>,
+    failed: &'a std::sync::atomic::AtomicBool,
 }
 
 impl<R: Read> Read for FailFlag<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let r = self.inner.read(buf);
         if r.is_err() {
-            self.failed.set(true);
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         r
     }
