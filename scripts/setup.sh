@@ -5,7 +5,8 @@
 #     terminal tests in tests/it/cli_ux.rs), gzip, xz-utils and zstd (the
 #     compressed-archive tests in tests/it/wild.rs compress with the real tools),
 #     g++ (libfuzzer-sys compiles libFuzzer's C++ when .ci/run builds fuzz/)
-#   - Python test helpers: junitparser, jsonschema
+#   - Python test helpers: junitparser, jsonschema, kubernetes-validate and
+#     check-jsonschema (the deploy/ recipes' schema checks)
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
 #   - docker-registry (distribution 2.8), apache2-utils (htpasswd), openssl: the loopback
 #     registries of the registry tests, started here by scripts/registry.sh
@@ -60,6 +61,17 @@ if ! "$PY" -c 'import junitparser, jsonschema' 2>/dev/null; then
   fi
   pip_install() { env -u PIP_FIND_LINKS "$PY" -m pip install --quiet "$@" junitparser jsonschema; }
   pip_install 2>/dev/null || pip_install --break-system-packages
+fi
+
+# Offline schema validators for the deploy/ recipes (tests/it/scan.rs): the
+# Kubernetes API schemas (kubernetes-validate) and the GitHub workflow schema
+# vendored in check-jsonschema. Pinned: the schemas they ship are what the tests check
+# against (kubernetes-validate 1.37.0 carries the Kubernetes 1.33 API the test names).
+if ! command -v kubernetes-validate >/dev/null || ! command -v check-jsonschema >/dev/null; then
+  env -u PIP_FIND_LINKS "$PY" -m pip install --quiet kubernetes-validate==1.37.0 check-jsonschema==0.39.0 2>/dev/null \
+    || env -u PIP_FIND_LINKS "$PY" -m pip install --quiet --break-system-packages kubernetes-validate==1.37.0 check-jsonschema==0.39.0
+  if command -v pyenv >/dev/null; then pyenv rehash || true; fi
+  hash -r
 fi
 
 # dive, for the dive-compatible size numbers comparison (tests/it/size.rs). Pinned:

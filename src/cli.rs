@@ -20,6 +20,7 @@ mod input;
 mod progress;
 pub mod registry;
 mod rules;
+mod scan;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -64,6 +65,7 @@ const SUBCOMMANDS: &[&str] = &[
     "audit",
     "files",
     "size",
+    "scan",
     "init",
     "rules",
     "explain",
@@ -110,6 +112,8 @@ enum Command {
     Files(FilesArgs),
     /// Where the bytes go: layers, waste counted right, slimming advice.
     Size(SizeArgs),
+    /// Scan a registry: plan, shards across machines, merge (docs/nightly.md).
+    Scan(scan::ScanArgs),
     /// Write a commented starter `imgaudit.toml` in the current directory.
     Init(InitArgs),
     /// List every rule with its default severity and what it means.
@@ -430,6 +434,7 @@ pub fn run() -> ExitCode {
         Command::Files(args) => files(&args),
         Command::Audit(args) => audit(&args),
         Command::Size(args) => size(&args),
+        Command::Scan(args) => scan::scan(&args),
         Command::Init(args) => init(&args),
         Command::Rules => print_stdout(&rules::list()),
         Command::Explain(args) => rules::explain(&args.rule).and_then(|text| print_stdout(&text)),

@@ -60,6 +60,7 @@ pub mod overlay;
 pub mod python;
 pub mod registry;
 pub mod report;
+pub mod scan;
 pub mod sink;
 pub mod size;
 pub mod source;

@@ -38,16 +38,7 @@ pub(crate) struct Bar {
 impl Bar {
     /// A bar for reading `input`, or `None` when none should show.
     pub(crate) fn start(when: When, input: &str) -> Option<Bar> {
-        let show = match when {
-            When::Always => true,
-            When::Never => false,
-            When::Auto => {
-                std::io::stderr().is_terminal()
-                    && !in_ci()
-                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
-            }
-        };
-        if !show {
+        if !shows(when) {
             return None;
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
@@ -75,6 +66,20 @@ impl Bar {
     /// still be hashing (and the audit running its checks).
     pub(crate) fn verifying(&self) {
         self.bar.set_message("verifying layer digests");
+    }
+}
+
+/// Whether a progress bar shows on stderr: `always`, or `auto` on a
+/// terminal outside CI (and not a `dumb` one). `scan`'s bar asks too.
+pub(crate) fn shows(when: When) -> bool {
+    match when {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => {
+            std::io::stderr().is_terminal()
+                && !in_ci()
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        }
     }
 }
 

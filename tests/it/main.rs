@@ -77,3 +77,7 @@ mod extremes;
 // Issue 10, item 3: image files other projects commit for their tests
 // (testdata/third-party/), every name read, every image against umoci.
 mod third_party;
+
+// Issue 9, the nightly scan: plan, shard processes in parallel over one
+// cache, merge; the result cache; unreadable images; every merged format.
+mod scan;

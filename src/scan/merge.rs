@@ -1,0 +1,364 @@
+//! The merge: every shard's `summary-*.jsonl` and per-image reports in one
+//! output directory → one report and one exit code.
+//!
+//! Formats: `text` (one line per image and a total), `json` (`images`: one
+//! entry per image with its `digest`, its summary row and its whole JSON
+//! report), `sarif` (the per-image SARIF runs in one log, each run's
+//! `automationDetails.id` naming its image, so code scanning keeps one
+//! category per image instead of replacing one image's alerts with
+//! another's) and `junit` (one test suite per image, one test case per
+//! rule, failing as the single-image JUnit report does).
+//!
+//! The exit code: 2 if any image was unreadable (or, with the plan given,
+//! not scanned by any shard), else 1 if any image failed its gate, else 0.
+//! A `(digest, platform)` recorded by two shards (a retried Kubernetes index
+//! that wrote its summary twice cannot, the file name is per index; two
+//! overlapping plans can) is counted once, with a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::{json, Value};
+use strum::IntoEnumIterator;
+
+use super::run::{Counts, Gate, Status, SummaryRow};
+use super::{PlanEntry, ScanError};
+use crate::diag::Code;
+use crate::report::Format;
+
+/// The merged results.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// One row per image, sorted by reference and platform.
+    pub rows: Vec<SummaryRow>,
+    /// Each row's JSON report, when its file was there.
+    pub reports: Vec<Option<Value>>,
+    /// Duplicates and missing files, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Read every `summary-*.jsonl` of `dir` (and the reports they name); with
+/// `plan`, an entry no shard recorded becomes an unreadable row.
+pub fn load(dir: &Path, plan: Option<&[PlanEntry]>) -> Result<Merged, ScanError> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| ScanError::io(dir, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("summary-") && n.ends_with(".jsonl"))
+        .collect();
+    if names.is_empty() {
+        return Err(ScanError::NothingToMerge(dir.display().to_string()));
+    }
+    names.sort();
+    let mut merged = Merged::default();
+    let mut by_key: BTreeMap<(String, String), SummaryRow> = BTreeMap::new();
+    for name in names {
+        let path = dir.join(&name);
+        let text = std::fs::read_to_string(&path).map_err(|e| ScanError::io(&path, e))?;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: SummaryRow =
+                serde_json::from_str(line).map_err(|e| ScanError::SummaryLine {
+                    path: path.display().to_string(),
+                    line: i + 1,
+                    message: e.to_string(),
+                })?;
+            let key = (row.digest.clone(), row.platform.clone());
+            if by_key.contains_key(&key) {
+                merged.warnings.push(format!(
+                    "`{}` ({}) is recorded twice (again in `{name}`): counted once",
+                    row.digest, row.platform
+                ));
+                continue;
+            }
+            by_key.insert(key, row);
+        }
+    }
+    if let Some(plan) = plan {
+        let planned: BTreeSet<(&str, &str)> = plan.iter().map(|e| e.key()).collect();
+        for e in plan {
+            let key = (e.digest.clone(), e.platform.clone());
+            by_key.entry(key).or_insert_with(|| SummaryRow {
+                reference: e.reference.clone(),
+                digest: e.digest.clone(),
+                platform: e.platform.clone(),
+                base: e.base.clone(),
+                status: Status::Unreadable,
+                counts: Counts::default(),
+                gate: None,
+                cached: false,
+                seconds: 0.0,
+                bytes_pulled: 0,
+                report: None,
+                error: Some("in the plan, but no shard recorded it (a failed shard?)".into()),
+                shard: usize::MAX,
+            });
+        }
+        let extra = by_key
+            .keys()
+            .filter(|(d, p)| !planned.contains(&(d.as_str(), p.as_str())))
+            .count();
+        if extra > 0 {
+            merged.warnings.push(format!(
+                "{extra} image(s) in the summaries are not in the plan"
+            ));
+        }
+    }
+    let rows: Vec<SummaryRow> = by_key.into_values().collect();
+    let mut finished = from_rows(rows, dir);
+    merged.warnings.append(&mut finished.warnings);
+    finished.warnings = merged.warnings;
+    Ok(finished)
+}
+
+/// The merged results of rows already in memory (`scan --registry` in one
+/// go), their reports read from `dir`.
+pub fn from_rows(mut rows: Vec<SummaryRow>, dir: &Path) -> Merged {
+    let mut merged = Merged::default();
+    rows.sort_by(|a, b| (&a.reference, &a.platform).cmp(&(&b.reference, &b.platform)));
+    for row in &rows {
+        let report = row.report.as_deref().and_then(|name| {
+            // Only a plain file name of this directory, whatever a summary says.
+            if name.contains('/') || name.starts_with('.') {
+                return None;
+            }
+            let text = std::fs::read_to_string(dir.join(name)).ok()?;
+            serde_json::from_str::<Value>(&text).ok()
+        });
+        if row.status == Status::Audited && report.is_none() {
+            merged.warnings.push(format!(
+                "the report of `{}` ({}) is missing or unreadable",
+                row.reference, row.platform
+            ));
+        }
+        merged.reports.push(report);
+    }
+    merged.rows = rows;
+    merged
+}
+
+impl Merged {
+    /// 2 if any image is unreadable, else 1 if any failed its gate, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.rows.iter().any(|r| r.status == Status::Unreadable) {
+            2
+        } else if self.rows.iter().any(|r| r.gate == Some(Gate::Fail)) {
+            1
+        } else {
+            0
+        }
+    }
+
+    fn totals(&self) -> Value {
+        let count = |f: &dyn Fn(&SummaryRow) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        json!({
+            "images": self.rows.len(),
+            "passed": count(&|r| r.gate == Some(Gate::Pass)),
+            "failed": count(&|r| r.gate == Some(Gate::Fail)),
+            "unreadable": count(&|r| r.status == Status::Unreadable),
+            "cached": count(&|r| r.cached),
+            "errors": self.rows.iter().map(|r| r.counts.errors).sum::<usize>(),
+            "warnings": self.rows.iter().map(|r| r.counts.warnings).sum::<usize>(),
+            "bytes_pulled": self.rows.iter().map(|r| r.bytes_pulled).sum::<u64>(),
+        })
+    }
+
+    /// The merged report in `format`. `dir` holds the per-image SARIF
+    /// files the `sarif` format reads.
+    pub fn render(&self, format: Format, dir: &Path) -> Result<String, ScanError> {
+        match format {
+            Format::Text => Ok(self.text()),
+            Format::Json => Ok(self.json()),
+            Format::Sarif => self.sarif(dir),
+            Format::Junit => Ok(self.junit()),
+        }
+    }
+
+    fn json(&self) -> String {
+        let images: Vec<Value> = self
+            .rows
+            .iter()
+            .zip(&self.reports)
+            .map(|(row, report)| {
+                // A row serializes to an object: plain data, string keys.
+                let mut v = serde_json::to_value(row).expect("a summary row serializes");
+                v["report"] = report.clone().unwrap_or(Value::Null);
+                v
+            })
+            .collect();
+        let doc = json!({
+            "schema_version": crate::report::SCHEMA_VERSION,
+            "tool": crate::report::ToolInfo::current(),
+            "images": images,
+            "summary": self.totals(),
+        });
+        let mut out = serde_json::to_string_pretty(&doc).expect("a merged report serializes");
+        out.push('\n');
+        out
+    }
+
+    fn text(&self) -> String {
+        let esc = |s: &str| crate::escape::for_terminal(s, crate::escape::MAX_LINE).into_owned();
+        let mut out = String::new();
+        for row in &self.rows {
+            let short = row.digest.get(..19).unwrap_or(&row.digest);
+            let what = match (row.status, row.gate) {
+                (Status::Unreadable, _) => format!(
+                    "unreadable: {}",
+                    esc(row.error.as_deref().unwrap_or("unknown error"))
+                ),
+                (Status::Audited, gate) => {
+                    let c = row.counts;
+                    let mut s = format!(
+                        "{} error{}, {} warning{}",
+                        c.errors,
+                        if c.errors == 1 { "" } else { "s" },
+                        c.warnings,
+                        if c.warnings == 1 { "" } else { "s" },
+                    );
+                    if c.environments == 0 {
+                        s.push_str(", no Python environment");
+                    }
+                    if row.cached {
+                        s.push_str(" (cached)");
+                    }
+                    if gate == Some(Gate::Fail) {
+                        s.push_str(", fails the gate");
+                    }
+                    s
+                }
+            };
+            let mark = match (row.status, row.gate) {
+                (Status::Unreadable, _) => "ERROR",
+                (_, Some(Gate::Fail)) => "FAIL ",
+                _ => "ok   ",
+            };
+            out.push_str(&format!(
+                "{mark} {} {} {short}…  {what}\n",
+                esc(&row.reference),
+                esc(&row.platform)
+            ));
+        }
+        let t = self.totals();
+        out.push_str(&format!(
+            "{} images: {} passed, {} failed the gate, {} unreadable; {} from the result cache; {} bytes pulled\n",
+            t["images"], t["passed"], t["failed"], t["unreadable"], t["cached"], t["bytes_pulled"]
+        ));
+        out
+    }
+
+    fn automation_id(row: &SummaryRow) -> String {
+        format!("imgaudit/{}/{}/", row.reference, row.platform)
+    }
+
+    fn sarif(&self, dir: &Path) -> Result<String, ScanError> {
+        let mut runs = Vec::new();
+        for row in &self.rows {
+            let id = Self::automation_id(row);
+            if row.status == Status::Unreadable {
+                runs.push(json!({
+                    "tool": {"driver": {"name": "imgaudit", "version": env!("CARGO_PKG_VERSION")}},
+                    "automationDetails": {"id": id},
+                    "invocations": [{
+                        "executionSuccessful": false,
+                        "toolExecutionNotifications": [{
+                            "level": "error",
+                            "message": {"text": format!("{} ({}): {}", row.reference, row.platform,
+                                row.error.as_deref().unwrap_or("unreadable"))},
+                        }],
+                    }],
+                    "results": [],
+                }));
+                continue;
+            }
+            let stem = row
+                .report
+                .as_deref()
+                .and_then(|r| r.strip_suffix(".json"))
+                .unwrap_or_default();
+            let path = dir.join(format!("{stem}.sarif"));
+            let log: Value = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or_else(|| {
+                    ScanError::MissingOutput(format!(
+                        "`{}` is missing: run the scan with `--sarif` to merge SARIF",
+                        path.display()
+                    ))
+                })?;
+            for mut run in log["runs"].as_array().cloned().unwrap_or_default() {
+                run["automationDetails"] = json!({ "id": id });
+                runs.push(run);
+            }
+        }
+        let log = json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": runs,
+        });
+        let mut out = serde_json::to_string_pretty(&log).expect("a SARIF log serializes");
+        out.push('\n');
+        Ok(out)
+    }
+
+    fn junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+        let mut junit = Report::new("imgaudit scan");
+        for (row, report) in self.rows.iter().zip(&self.reports) {
+            let name = format!("{} ({})", row.reference, row.platform);
+            let mut suite = TestSuite::new(name.as_str());
+            if row.status == Status::Unreadable {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(row.error.clone().unwrap_or_default());
+                suite.add_test_case(TestCase::new("read", status));
+                junit.add_test_suite(suite);
+                continue;
+            }
+            let findings: Vec<&Value> = report
+                .as_ref()
+                .and_then(|r| r["findings"].as_array())
+                .into_iter()
+                .flatten()
+                .collect();
+            for code in Code::iter() {
+                let rule: &str = code.into();
+                // As the single-image JUnit report: an active warning or
+                // error of the rule fails its test case.
+                let failing: Vec<&&Value> = findings
+                    .iter()
+                    .filter(|f| {
+                        f["rule"] == rule
+                            && f.get("suppressed").is_none_or(Value::is_null)
+                            && matches!(f["severity"].as_str(), Some("error" | "warning"))
+                    })
+                    .collect();
+                let status = match failing.first() {
+                    None => TestCaseStatus::success(),
+                    Some(first) => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(first["message"].as_str().unwrap_or_default());
+                        s.set_type(first["severity"].as_str().unwrap_or_default());
+                        let lines: Vec<String> = failing
+                            .iter()
+                            .map(|f| {
+                                format!(
+                                    "{}: {}",
+                                    f["path"].as_str().unwrap_or_default(),
+                                    f["message"].as_str().unwrap_or_default()
+                                )
+                            })
+                            .collect();
+                        s.set_description(lines.join("\n"));
+                        s
+                    }
+                };
+                let mut case = TestCase::new(rule, status);
+                case.set_classname(name.as_str());
+                suite.add_test_case(case);
+            }
+            junit.add_test_suite(suite);
+        }
+        junit.to_string().expect("a JUnit report serializes")
+    }
+}
