@@ -22,6 +22,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::python::pth::{parse_finder_mapping, parse_pth};
 use crate::python::pyvenv::PyvenvCfg;
 use crate::tree::{Kind, MergedTree, ROOT};
 
@@ -70,6 +71,17 @@ pub struct Env {
     pub stdlib_dirs: Vec<String>,
     /// The venv's config.
     pub pyvenv: Option<PyvenvCfg>,
+    /// Directories the `.pth` files of the site dirs put on the import path
+    /// (editable installs: setuptools' static `__editable__.*.pth`, legacy
+    /// `easy-install.pth`), canonical, only those that exist.
+    pub pth_dirs: Vec<String>,
+    /// Top-level modules served by a PEP 660 editable finder
+    /// (`__editable___*_finder.py` imported by a `.pth`): name and path.
+    pub editable_modules: Vec<(String, String)>,
+    /// `.pth` path lines that name no directory in the image: `(pth file,
+    /// dir)`. `site.py` skips them silently; for an editable install it means
+    /// the source is gone.
+    pub pth_missing: Vec<(String, String)>,
 }
 
 impl Env {
@@ -77,6 +89,7 @@ impl Env {
     pub fn import_path(&self) -> impl Iterator<Item = &str> {
         self.site_dirs
             .iter()
+            .chain(&self.pth_dirs)
             .chain(&self.extra_site_dirs)
             .chain(&self.stdlib_dirs)
             .map(String::as_str)
@@ -182,6 +195,9 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: Vec::new(),
             stdlib_dirs: stdlib,
             pyvenv: None,
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
     }
 
@@ -214,6 +230,9 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: Vec::new(),
             stdlib_dirs: stdlib_of(tree, "/usr/local", &v),
             pyvenv: None,
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
         // The official image has no Debian python: /usr/local/bin is ours.
         if let Some(sys) = system.as_mut() {
@@ -293,10 +312,16 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: extra,
             stdlib_dirs: stdlib,
             pyvenv: Some(cfg),
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
     }
 
     let mut all: Vec<Env> = system.into_iter().chain(usr_local).chain(envs).collect();
+    for env in &mut all {
+        apply_pth_files(tree, env);
+    }
     if let Some(pp) = pythonpath {
         let dirs: BTreeSet<String> = pp
             .split(':')
@@ -312,6 +337,63 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
         }
     }
     all
+}
+
+/// What the `.pth` files of `env`'s site dirs add to its import path, as
+/// `site.addsitedir` would: path lines that exist (relative ones joined to
+/// the site dir), and the `MAPPING` of every editable finder module an
+/// `import` line names (looked up next to the `.pth`, where setuptools puts
+/// it).
+fn apply_pth_files(tree: &MergedTree, env: &mut Env) {
+    let sites: Vec<String> = env
+        .site_dirs
+        .iter()
+        .chain(&env.extra_site_dirs)
+        .cloned()
+        .collect();
+    for site in sites {
+        let Ok(entries) = tree.read_dir(&site) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n.ends_with(".pth"))
+            .collect();
+        // site.py reads them in sorted order.
+        names.sort();
+        for name in names {
+            let bytes = tree
+                .read_path(&format!("{site}/{name}"), Some(64 << 10))
+                .unwrap_or_default();
+            let pth = parse_pth(&bytes);
+            for p in &pth.paths {
+                let full = if p.starts_with('/') {
+                    p.clone()
+                } else {
+                    format!("{site}/{p}")
+                };
+                match canonical_dir(tree, &full) {
+                    Some(dir) => {
+                        if !env.site_dirs.contains(&dir) && !env.extra_site_dirs.contains(&dir) {
+                            push_unique(&mut env.pth_dirs, Some(dir));
+                        }
+                    }
+                    None => env.pth_missing.push((format!("{site}/{name}"), full)),
+                }
+            }
+            for m in &pth.imports {
+                let Ok(src) = tree.read_path(&format!("{site}/{m}.py"), Some(1 << 20)) else {
+                    continue;
+                };
+                for kv in parse_finder_mapping(&src) {
+                    if !env.editable_modules.contains(&kv) {
+                        env.editable_modules.push(kv);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `3.11.2` → `3.11`.

@@ -41,6 +41,11 @@ pub struct LauncherFile {
     pub launcher: Launcher,
     /// Named by the image's Entrypoint/Cmd: runs at container start.
     pub runs_at_start: bool,
+    /// Symlinks in other bin dirs (the image's `PATH`, `/usr/local/bin`,
+    /// other environments' bin dirs) that resolve to this launcher: how
+    /// `pipx` and `uv tool install` expose a tool venv's launchers. Running
+    /// one runs this file, with this environment's interpreter.
+    pub aliases: Vec<String>,
 }
 
 /// An environment with its distributions and launchers.
@@ -161,9 +166,79 @@ fn launchers_in(tree: &MergedTree, bin_dir: &str, starts: &[String]) -> Vec<Laun
             layer: node.layer,
             launcher,
             runs_at_start,
+            aliases: Vec::new(),
         });
     }
     out
+}
+
+/// Attach to each launcher the symlinks that lead to it from the image's
+/// `PATH` dirs, `/usr/local/bin` and every environment's bin dirs; a
+/// launcher whose alias the image runs at start runs at start too.
+///
+/// Why symlinks and not copies: `pipx` (`PIPX_BIN_DIR`) and `uv tool
+/// install` (`UV_TOOL_BIN_DIR`) link each tool launcher on Unix; the link
+/// is what users and `CMD` name, the file it resolves to is what the
+/// installer wrote and what the checks judge.
+fn attach_aliases(
+    tree: &MergedTree,
+    config: &ImageConfig,
+    starts: &[String],
+    facts: &mut [EnvFacts],
+) {
+    let mut dirs: Vec<String> = crate::exec::path_var(config);
+    dirs.push("/usr/local/bin".into());
+    for f in facts.iter() {
+        dirs.extend(f.env.bin_dirs.iter().cloned());
+    }
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut by_target: HashMap<String, Vec<String>> = HashMap::new();
+    for dir in dirs {
+        let Ok(canon) = tree.stat(&dir).map(|r| r.path) else {
+            continue;
+        };
+        if !seen_dirs.insert(canon) {
+            continue;
+        }
+        let Ok(entries) = tree.read_dir(&dir) else {
+            continue;
+        };
+        for (name, id) in entries {
+            if tree.node(id).kind != Kind::Symlink {
+                continue;
+            }
+            let link = format!("{}/{}", dir.trim_end_matches('/'), name);
+            if let Ok(r) = tree.stat(&link) {
+                by_target.entry(r.path).or_default().push(link);
+            }
+        }
+    }
+    for f in facts.iter_mut() {
+        for l in &mut f.launchers {
+            let Ok(canon) = tree.stat(&l.path).map(|r| r.path) else {
+                continue;
+            };
+            // Only links from other directories: a link next to the
+            // launcher (Debian's `/usr/bin/chardet -> chardetect`) is the
+            // same bin dir under another name.
+            let own_dir = canon.rsplit_once('/').map_or("", |(d, _)| d);
+            if let Some(links) = by_target.get(&canon) {
+                l.aliases = links
+                    .iter()
+                    .filter(|a| {
+                        tree.stat(a.rsplit_once('/').map_or("/", |(d, _)| d))
+                            .is_ok_and(|r| r.path != own_dir)
+                    })
+                    .cloned()
+                    .collect();
+                l.aliases.sort();
+                l.aliases.dedup();
+                if l.aliases.iter().any(|a| starts.contains(a)) {
+                    l.runs_at_start = true;
+                }
+            }
+        }
+    }
 }
 
 /// Gather facts for every environment of the image whose merged tree is
@@ -174,7 +249,8 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
     let starts = crate::exec::start_commands(tree, config);
     // One cache for every environment: a hard-linked RECORD is parsed once.
     let cache = ParseCache::default();
-    envs.into_par_iter()
+    let mut facts: Vec<EnvFacts> = envs
+        .into_par_iter()
         .map(|env| {
             let dists = env
                 .site_dirs
@@ -199,5 +275,7 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
                 launchers_by_dependency: Default::default(),
             }
         })
-        .collect()
+        .collect();
+    attach_aliases(tree, config, &starts, &mut facts);
+    facts
 }
