@@ -183,6 +183,73 @@ s_uv_tool_slim() { s_distinfo_rm /opt/uv/tools; }
 I_UV_SYSTEM="$UV pip install --system --break-system-packages --python /usr/bin/python3.11 flake8==7.1.1"
 s_uv_system() { uv_in_image "$I_UV_SYSTEM"; }
 
+# ---------------------------------------------------------------------------
+# Builders with network (multi-stage Dockerfiles: only what COPY --from takes
+# reaches the image). poetry and its dependencies come from PyPI inside the
+# builder, as `RUN pip install poetry==…` in a Dockerfile; the host's resolver
+# and CA bundle are copied into the builder (it is thrown away).
+# ---------------------------------------------------------------------------
+POETRY_VERSION=1.8.5
+net_in() {   # ROOTFS SCRIPT
+  cp /etc/resolv.conf "$1/etc/resolv.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$1/tmp/ca.crt"
+  env -i PATH="$BASE_PATH" HOME=/root LANG=C.UTF-8 SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" \
+    PIP_CERT=/tmp/ca.crt REQUESTS_CA_BUNDLE=/tmp/ca.crt SSL_CERT_FILE=/tmp/ca.crt \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+    POETRY_VIRTUALENVS_IN_PROJECT=true POETRY_VIRTUALENVS_OPTIONS_NO_PIP=true \
+    POETRY_VIRTUALENVS_OPTIONS_NO_SETUPTOOLS=true POETRY_CACHE_DIR=/tmp/poetry-cache \
+    chroot "$1" /bin/sh -ec "$2"
+}
+write_poetry_project() {
+  local d="$1/app"
+  mkdir -p "$d/hello_poetry"
+  cat > "$d/pyproject.toml" <<'EOF2'
+[tool.poetry]
+name = "hello-poetry"
+version = "1.0"
+description = "imgaudit fixture: a poetry project with a console script"
+authors = ["imgaudit <fixtures@imgaudit.invalid>"]
+packages = [{ include = "hello_poetry" }]
+
+[tool.poetry.dependencies]
+python = "^3.11"
+pyflakes = "3.2.0"
+
+[tool.poetry.scripts]
+hello-poetry = "hello_poetry.cli:main"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+EOF2
+  echo '"""imgaudit fixture package."""' > "$d/hello_poetry/__init__.py"
+  sed -e 's/hello-uv/hello-poetry/' "$WORK/src/hello-uv/src/hello_uv/cli.py" > "$d/hello_poetry/cli.py"
+}
+# The poetry builder, once: base + /opt/poetry (pip install poetry) + COPY . /app
+# + `poetry install` (in-project .venv, the project itself installed editable).
+POETRY_BUILDER="$WORK/poetry-builder"
+build_poetry_builder() {
+  [ -f "$POETRY_BUILDER/.done" ] && return
+  log "poetry builder: pip install poetry==$POETRY_VERSION, poetry install"
+  safe_rm "$POETRY_BUILDER"
+  umoci unpack --image "$OCI:base" "$POETRY_BUILDER" >/dev/null
+  local r="$POETRY_BUILDER/rootfs"
+  mkdir -p "$r/dev" "$r/proc"
+  mount --bind /dev "$r/dev"; MOUNTS+=("$r/dev")
+  mount -t proc proc "$r/proc"; MOUNTS+=("$r/proc")
+  mount --bind "$WORK/wheels" "$r/tmp/wheels" 2>/dev/null || { mkdir -p "$r/tmp/wheels"; mount --bind "$WORK/wheels" "$r/tmp/wheels"; }
+  MOUNTS+=("$r/tmp/wheels")
+  write_poetry_project "$r"
+  find "$r/app" -exec touch -d "@$SOURCE_DATE_EPOCH" {} +
+  net_in "$r" "python3 -m venv --without-pip /opt/poetry && /opt/poetry/bin/python $PIP_WHEEL/pip install -q poetry==$POETRY_VERSION && cd /app && /opt/poetry/bin/poetry install --no-interaction --no-ansi"
+  net_in "$r" "/opt/poetry/bin/python $PIP_WHEEL/pip freeze --path /opt/poetry/lib/python3.11/site-packages" > "$WORK/poetry-freeze.txt"
+  cleanup
+  touch "$POETRY_BUILDER/.done"
+}
+s_poetry_copy_app() { build_poetry_builder; cp -a "$POETRY_BUILDER/rootfs/app" "$R/app"; }
+s_poetry_copy_venv() { build_poetry_builder; mkdir -p "$R/app"; cp -a "$POETRY_BUILDER/rootfs/app/.venv" "$R/app/.venv"; }
+s_poetry_seed() { s_poetry_copy_app; find "$R/app/.venv" -type d -name '*.dist-info' -prune -exec rm -rf {} +; }
+
 tool_step() {   # FROM TO CREATED_BY FN: a step whose FN runs with the tools mounted
   local fn=$4
   eval "_ts_$fn() { with_tools $fn; }"
@@ -222,6 +289,14 @@ build_installer_scenarios() {
   # 6. uv pip install --system (Debian's python: /usr/local/lib/python3.11/dist-packages)
   tool_step base uv-system "$UV_RUN uv pip install --system --break-system-packages flake8==7.1.1" s_uv_system
   cmd_config uv-system flake8 --help
+  # 7. poetry, multi-stage: the whole /app (in-project .venv + source), only the
+  #    .venv (the project's own launcher loses its source), and the seed incident.
+  step base poetry "COPY --from=builder /app /app # builder: pip install poetry==$POETRY_VERSION; COPY . /app; POETRY_VIRTUALENVS_IN_PROJECT=true poetry install" s_poetry_copy_app
+  venv_config poetry /app/.venv /app/.venv/bin/hello-poetry --help
+  step base poetry-venv-only "COPY --from=builder /app/.venv /app/.venv # builder as for poetry" s_poetry_copy_venv
+  venv_config poetry-venv-only /app/.venv /app/.venv/bin/hello-poetry --help
+  step base poetry-seed-incident "COPY --from=builder /app /app # builder: poetry install && find /app/.venv -type d -name \"*.dist-info\" -exec rm -rf {} +" s_poetry_seed
+  venv_config poetry-seed-incident /app/.venv /app/.venv/bin/hello-poetry --help
   build_installer_scenarios_names
 }
 
@@ -399,12 +474,13 @@ record_installer_truth() {
 
 write_installer_build_info() {
   "$HOSTPY" - "$1" "$CREATED" "$CONSTRAINTS" "$UV_VERSION" "$(umoci --version)" \
-    "$(skopeo --version)" "${EXTRA_PINS[*]}" "${SCENARIOS[@]}" <<'EOF'
-import json, sys
-out, created, cons, uv, umoci_v, skopeo_v, extra, *tags = sys.argv[1:]
+    "$(skopeo --version)" "${EXTRA_PINS[*]}" "$WORK/poetry-freeze.txt" "${SCENARIOS[@]}" <<'EOF'
+import json, os, sys
+out, created, cons, uv, umoci_v, skopeo_v, extra, poetry_freeze, *tags = sys.argv[1:]
 info = {"created": created, "base": "tag `base` of testdata/images/oci (same blobs)",
         "pypi_pins": [l for l in cons.splitlines() if l.strip()] + extra.split(),
         "tools": {"uv": uv + " (PyPI wheel, musllinux_1_1_x86_64 static binary)",
+                  "poetry (builder stage, pip freeze)": open(poetry_freeze).read().split() if os.path.exists(poetry_freeze) else None,
                   "pip": "24.0 (wheel run by the image's python3.11)"},
         "umoci": umoci_v, "skopeo": skopeo_v, "tags": ["base"] + tags}
 with open(out, "w") as fh:
@@ -444,7 +520,8 @@ installer_main() {
 }
 build_installer_scenarios_names() {
   SCENARIOS=(uv-venv uv-venv-dist-info-deleted uv-sync uv-sync-src-deleted uv-sync-no-editable
-    uv-relocatable uv-tool uv-tool-dist-info-deleted uv-system)
+    uv-relocatable uv-tool uv-tool-dist-info-deleted uv-system
+    poetry poetry-venv-only poetry-seed-incident)
 }
 
 installer_main "$@"

@@ -263,6 +263,7 @@ fn installers_healthy_layouts_are_silent() {
         "uv-sync-no-editable",
         "uv-tool",
         "uv-system",
+        "poetry",
     ] {
         assert!(
             healthy.iter().any(|t| t == expected),
