@@ -250,6 +250,25 @@ s_poetry_copy_app() { build_poetry_builder; cp -a "$POETRY_BUILDER/rootfs/app" "
 s_poetry_copy_venv() { build_poetry_builder; mkdir -p "$R/app"; cp -a "$POETRY_BUILDER/rootfs/app/.venv" "$R/app/.venv"; }
 s_poetry_seed() { s_poetry_copy_app; find "$R/app/.venv" -type d -name '*.dist-info' -prune -exec rm -rf {} +; }
 
+# ---------------------------------------------------------------------------
+# pip's other targets, with Debian's python3.11 and the pinned pip wheel.
+# ---------------------------------------------------------------------------
+I_PIP_USER="python3 $PIP_WHEEL/pip install --user --break-system-packages flake8==7.1.1"
+s_pip_user() { in_image "$I_PIP_USER"; }
+I_PIP_PREFIX="python3 $PIP_WHEEL/pip install --prefix=/install --break-system-packages flake8==7.1.1"
+s_pip_prefix_build() { in_image "$I_PIP_PREFIX"; }
+s_pip_prefix() {   # SUBDIR of /install to copy ("" = all)
+  in_builder pyslim s_pip_prefix_build
+  mkdir -p "$R/usr/local/$1"
+  cp -a "$BR/install/$1/." "$R/usr/local/$1/"
+  safe_rm "$BB"
+}
+s_pip_prefix_all() { s_pip_prefix ""; }
+s_pip_prefix_lib() { s_pip_prefix lib; }
+s_pip_prefix_bin() { s_pip_prefix bin; }
+I_PIP_TARGET="python3 $PIP_WHEEL/pip install --target /opt/lib flake8==7.1.1"
+s_pip_target() { in_image "$I_PIP_TARGET"; }
+
 tool_step() {   # FROM TO CREATED_BY FN: a step whose FN runs with the tools mounted
   local fn=$4
   eval "_ts_$fn() { with_tools $fn; }"
@@ -297,6 +316,31 @@ build_installer_scenarios() {
   venv_config poetry-venv-only /app/.venv /app/.venv/bin/hello-poetry --help
   step base poetry-seed-incident "COPY --from=builder /app /app # builder: poetry install && find /app/.venv -type d -name \"*.dist-info\" -exec rm -rf {} +" s_poetry_seed
   venv_config poetry-seed-incident /app/.venv /app/.venv/bin/hello-poetry --help
+  # 8. pip --user as root (HOME=/root): ~/.local/bin and the user site
+  step base pip-user "$RUN_PREFIX $I_PIP_USER" s_pip_user
+  config pip-user "ENV PATH=/root/.local/bin:$BASE_PATH" --config.env "PATH=/root/.local/bin:$BASE_PATH"
+  cmd_config pip-user flake8 --help
+  # 9. pip install --prefix=/install in a builder, COPY --from=builder /install /usr/local
+  #    (the python:slim pattern), and the twins that copy only lib/ or only bin/.
+  #    On a python:slim-like CPython under /usr/local (the main fixtures' usr-local
+  #    layer, rebuilt by its own function): Debian's python3.11 would write
+  #    /install/local/lib/python3.11/dist-packages (its posix_local scheme), which
+  #    the COPY turns into /usr/local/local/...: not a layout anyone keeps.
+  step base pyslim "RUN cp /usr/bin/python3.11 /usr/local/bin/ && ln -s python3.11 /usr/local/bin/python3 && ln -s python3 /usr/local/bin/python && mkdir -p /usr/local/lib/python3.11/site-packages && ln -s site-packages /usr/local/lib/python3.11/dist-packages && ln -s /usr/lib/python3.11/* /usr/local/lib/python3.11/ # CPython-like /usr/local from Debian's python3.11 (as testdata/images/oci:usr-local)" s_usrlocal_python
+  step pyslim pip-prefix-copy "COPY --from=builder /install /usr/local # builder: $I_PIP_PREFIX" s_pip_prefix_all
+  cmd_config pip-prefix-copy flake8 --help
+  step pyslim pip-prefix-copy-lib-only "COPY --from=builder /install/lib /usr/local/lib # builder: $I_PIP_PREFIX" s_pip_prefix_lib
+  cmd_config pip-prefix-copy-lib-only flake8 --help
+  step pyslim pip-prefix-copy-bin-only "COPY --from=builder /install/bin /usr/local/bin # builder: $I_PIP_PREFIX" s_pip_prefix_bin
+  cmd_config pip-prefix-copy-bin-only flake8 --help
+  # 10. pip install --target /opt/lib with ENV PYTHONPATH=/opt/lib, and the same
+  #     image without the PYTHONPATH (a config-only twin: same layers)
+  step base pip-target-pythonpath "$RUN_PREFIX $I_PIP_TARGET" s_pip_target
+  cmd_config pip-target-pythonpath /opt/lib/bin/flake8 --help
+  tick
+  umoci config --image "$OCI:pip-target-pythonpath" --tag pip-target-no-pythonpath --created "$TS" \
+    --history.created "$TS" --history.created_by "CMD [\"/opt/lib/bin/flake8\", \"--help\"]  # no PYTHONPATH"
+  config pip-target-pythonpath "ENV PYTHONPATH=/opt/lib" --config.env PYTHONPATH=/opt/lib
   build_installer_scenarios_names
 }
 
@@ -410,11 +454,18 @@ for top in ("opt", "app", "srv", "root", "home", "usr/local/share"):
             envs.append({"kind": "venv", "prefix": prefix, "python": prefix + "/bin/python",
                          "bin": prefix + "/bin"})
             dns[:] = []
+if os.path.lexists(host("/usr/local/bin/python3")):
+    envs.append({"kind": "usr-local", "prefix": "/usr/local", "python": "/usr/local/bin/python3",
+                 "bin": "/usr/local/bin"})
 envs.append({"kind": "debian-system", "prefix": "/usr", "python": "/usr/bin/python3", "bin": "/usr/bin"})
-bindirs = [e["bin"] for e in envs] + ["/usr/local/bin", "/root/.local/bin"]
+bindirs = [e["bin"] for e in envs] + ["/usr/local/bin", env.get("HOME", "/root") + "/.local/bin"]
 for d in env.get("PATH", "").split(":"):
     if d.startswith("/") and d not in bindirs: bindirs.append(d)
+# pip install --target DIR: scripts in DIR/bin
+for d in env.get("PYTHONPATH", "").split(":"):
+    if d.startswith("/") and d + "/bin" not in bindirs: bindirs.append(d + "/bin")
 
+LAUNCHERS_EXTRA = []
 result = {"tag": tag,
           "image": {"Env": cfg.get("Env", []), "Entrypoint": cfg.get("Entrypoint"), "Cmd": cfg.get("Cmd")},
           "envs": [], "launchers": []}
@@ -426,10 +477,23 @@ for e in envs:
     e["distributions"] = json.loads(so) if code == 0 else {"exit": code, "stderr_tail": tail(se)}
     result["envs"].append(e)
 seen, seen_dirs = set(), set()
-for b in bindirs:
+# The command of the image, wherever it lives (on no PATH, in no bin dir).
+argv0 = ((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []) + [""])[0]
+start_launchers = []
+if argv0.startswith("/"):
+    start_launchers = [l for l in launchers(os.path.dirname(argv0))
+                       if l["path"] == argv0]
+for b in bindirs + ["<start>"]:
+    if b == "<start>":
+        for l in start_launchers:
+            if l["path"] not in seen:
+                LAUNCHERS_EXTRA.append(l)
+        continue
     if resolve(b) in seen_dirs: continue          # /bin is /usr/bin in merged /usr
     seen_dirs.add(resolve(b))
     for l in launchers(b):
+        LAUNCHERS_EXTRA.append(l)
+for l in LAUNCHERS_EXTRA:
         if l["path"] in seen: continue
         seen.add(l["path"])
         code, so, se = run([l["path"], "--help"])
@@ -521,7 +585,9 @@ installer_main() {
 build_installer_scenarios_names() {
   SCENARIOS=(uv-venv uv-venv-dist-info-deleted uv-sync uv-sync-src-deleted uv-sync-no-editable
     uv-relocatable uv-tool uv-tool-dist-info-deleted uv-system
-    poetry poetry-venv-only poetry-seed-incident)
+    poetry poetry-venv-only poetry-seed-incident
+    pip-user pyslim pip-prefix-copy pip-prefix-copy-lib-only pip-prefix-copy-bin-only
+    pip-target-pythonpath pip-target-no-pythonpath)
 }
 
 installer_main "$@"

@@ -13,9 +13,15 @@
 //! - the official `python:3.x` layout: CPython under `/usr/local`
 //!   (`/usr/local/lib/python3.X/os.py` marks its stdlib).
 //!
+//! - the user site of `pip install --user`: `$HOME/.local/lib/python3.X/site-packages`
+//!   and `$HOME/.local/bin`, part of the base interpreter's environment;
+//! - `.pth` files in every site dir ([`super::pth`]): editable installs put
+//!   their source dirs (or a PEP 660 finder) on the import path that way.
+//!
 //! `lib64` is often a symlink to `lib`: site dirs are kept by canonical
 //! path, so nothing is counted twice. Directories on the image's
-//! `PYTHONPATH` join every environment's import path.
+//! `PYTHONPATH` join every environment's import path, and their `bin/`
+//! (`pip install --target DIR`) is a bin dir of the base interpreter.
 //!
 //! Discovery only reads directory listings and a few small files through
 //! the tree; it never reads layers.
@@ -141,8 +147,9 @@ fn stdlib_of(tree: &MergedTree, prefix: &str, version: &str) -> Vec<String> {
     v
 }
 
-/// Find every Python environment in the tree.
-pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
+/// Find every Python environment in the tree, for a container whose
+/// `PYTHONPATH` and `HOME` are those given.
+pub fn discover(tree: &MergedTree, pythonpath: Option<&str>, home: Option<&str>) -> Vec<Env> {
     let mut envs = Vec::new();
 
     // System Python under /usr (Debian layout).
@@ -318,6 +325,23 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
         });
     }
 
+    // pip --user: the user site of the container's user (`HOME`, root's
+    // `/root` when the config sets none) belongs to the base interpreter
+    // (venvs disable it), with its scripts in `~/.local/bin`.
+    let home = home.unwrap_or("/root").trim_end_matches('/');
+    if let Some(base) = usr_local.as_mut().or(system.as_mut()) {
+        if let Some(v) = base.version.clone() {
+            let site = format!("{home}/.local/lib/python{v}/site-packages");
+            if let Some(dir) = canonical_dir(tree, &site) {
+                push_unique(&mut base.site_dirs, Some(dir));
+                let bin = format!("{home}/.local/bin");
+                if is_dir(tree, &bin) && !base.bin_dirs.contains(&bin) {
+                    base.bin_dirs.push(bin);
+                }
+            }
+        }
+    }
+
     let mut all: Vec<Env> = system.into_iter().chain(usr_local).chain(envs).collect();
     for env in &mut all {
         apply_pth_files(tree, env);
@@ -332,6 +356,17 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             for d in &dirs {
                 if !env.site_dirs.contains(d) && !env.extra_site_dirs.contains(d) {
                     env.extra_site_dirs.push(d.clone());
+                }
+            }
+        }
+        // `pip install --target DIR` writes its scripts to `DIR/bin`, with
+        // the shebang of the interpreter that ran pip: the base one (a venv
+        // has its own site-packages and no reason for `--target`).
+        if let Some(base) = all.iter_mut().find(|e| e.kind != EnvKind::Venv) {
+            for d in &dirs {
+                let bin = format!("{d}/bin");
+                if is_dir(tree, &bin) && !base.bin_dirs.contains(&bin) {
+                    base.bin_dirs.push(bin);
                 }
             }
         }

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::dist::{load_site_dir_with, Dist, ParseCache};
 use super::entry_points::EntryPoint;
-use super::env::{discover, Env};
+use super::env::{discover, Env, EnvKind};
 use super::launcher::{self, Launcher};
 use crate::source::ImageConfig;
 use crate::tree::{Kind, MergedTree};
@@ -245,7 +245,7 @@ fn attach_aliases(
 /// `tree` and whose config is `config` (for `PYTHONPATH`, `PATH` and the
 /// start command).
 pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
-    let envs = discover(tree, config.env_var("PYTHONPATH"));
+    let envs = discover(tree, config.env_var("PYTHONPATH"), config.env_var("HOME"));
     let starts = crate::exec::start_commands(tree, config);
     // One cache for every environment: a hard-linked RECORD is parsed once.
     let cache = ParseCache::default();
@@ -277,5 +277,63 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
         })
         .collect();
     attach_aliases(tree, config, &starts, &mut facts);
+    attach_start_launchers(tree, &starts, &mut facts);
     facts
+}
+
+/// A launcher the image runs at start that lives in no environment's bin
+/// dir (`pip install --target /opt/lib` leaves its scripts in
+/// `/opt/lib/bin`, named by `CMD` and on no `PATH` a discovery walks) joins
+/// the environment whose interpreter its shebang names, or else the base
+/// interpreter's: what runs is judged wherever it is.
+fn attach_start_launchers(tree: &MergedTree, starts: &[String], facts: &mut [EnvFacts]) {
+    let canon = |p: &str| tree.stat(p).ok().map(|r| r.path);
+    for start in starts.iter().filter(|s| s.starts_with('/')) {
+        let Some(real) = canon(start) else { continue };
+        let known = facts.iter().flat_map(|f| &f.launchers).any(|l| {
+            canon(&l.path).as_deref() == Some(real.as_str()) || l.aliases.iter().any(|a| a == start)
+        });
+        if known {
+            continue;
+        }
+        let Ok(r) = tree.stat(start) else { continue };
+        let node = tree.node(r.id);
+        if node.kind != Kind::File {
+            continue;
+        }
+        let Ok(head) = tree.read(r.id, Some(LAUNCHER_HEAD)) else {
+            continue;
+        };
+        let l = launcher::classify(&head);
+        let interpreter = match &l {
+            Launcher::Script { interpreter, .. } | Launcher::LoadEntryPoint { interpreter, .. } => {
+                interpreter
+            }
+            Launcher::NotALauncher(_) => continue,
+        };
+        let python = match interpreter {
+            launcher::Interpreter::Path(p) => Some(p.as_str()),
+            launcher::Interpreter::ShExec { python, .. } => Some(python.as_str()),
+            _ => None,
+        };
+        let python = python.and_then(canon);
+        let owner = facts
+            .iter()
+            .position(|f| {
+                python.is_some() && f.env.interpreter.as_deref().and_then(canon) == python
+            })
+            .or_else(|| facts.iter().position(|f| f.env.kind != EnvKind::Venv));
+        let Some(i) = owner else { continue };
+        let (bin_dir, name) = start.rsplit_once('/').unwrap_or(("/", start));
+        facts[i].launchers.push(LauncherFile {
+            path: start.clone(),
+            name: name.to_string(),
+            bin_dir: bin_dir.to_string(),
+            mode: node.mode,
+            layer: node.layer,
+            launcher: l,
+            runs_at_start: true,
+            aliases: Vec::new(),
+        });
+    }
 }

@@ -264,6 +264,9 @@ fn installers_healthy_layouts_are_silent() {
         "uv-tool",
         "uv-system",
         "poetry",
+        "pip-user",
+        "pip-prefix-copy",
+        "pip-target-pythonpath",
     ] {
         assert!(
             healthy.iter().any(|t| t == expected),
