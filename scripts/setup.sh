@@ -3,7 +3,8 @@
 #   - Debian packages: umoci, skopeo (test oracles and format converters), jq,
 #     python3 + python3-venv (fixture scripts, Python-side tests), tmux (the
 #     terminal tests in tests/it/cli_ux.rs), gzip, xz-utils and zstd (the
-#     compressed-archive tests in tests/it/wild.rs compress with the real tools)
+#     compressed-archive tests in tests/it/wild.rs compress with the real tools),
+#     g++ (libfuzzer-sys compiles libFuzzer's C++ when .ci/run builds fuzz/)
 #   - Python test helpers: junitparser, jsonschema, kubernetes-validate and
 #     check-jsonschema (the deploy/ recipes' schema checks)
 #   - the derived image fixtures in target/fixtures (testdata/derive-fixtures.sh)
@@ -26,12 +27,13 @@ if [ "$(id -u)" != 0 ]; then
   SUDO=(sudo -E)
 fi
 
-APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux gzip xz-utils zstd docker-registry apache2-utils openssl)
+APT_PACKAGES=(umoci skopeo jq python3 python3-venv tmux gzip xz-utils zstd g++ docker-registry apache2-utils openssl)
 
 apt_needed() {
   command -v umoci >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null \
     && command -v tmux >/dev/null \
     && command -v gzip >/dev/null && command -v xz >/dev/null && command -v zstd >/dev/null \
+    && command -v g++ >/dev/null \
     && [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null && command -v openssl >/dev/null \
     && [ -x /usr/bin/python3 ] && dpkg -s python3-venv >/dev/null 2>&1 && return 1
   return 0

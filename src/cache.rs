@@ -306,6 +306,7 @@ mod tests {
                 captured: Some(Arc::from(&b"home="[..])),
                 sha256: Some([7; 32]),
                 sparse: false,
+                elf: None,
             }],
             uncompressed_size: 2048,
             diff_id: Some(D.into()),

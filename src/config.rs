@@ -90,6 +90,10 @@ pub const STARTER: &str = r#"## imgaudit.toml: configuration for `imgaudit`.
 # dependency-conflict = "error"
 # required-file-deleted = "error"
 # size-budget-exceeded = "error"
+# shared-library-missing = "error"
+# extension-abi-mismatch = "error"
+# elf-arch-mismatch = "error"
+# venv-python-version-mismatch = "error"
 
 ## Ignore findings you have reviewed. Each entry needs `rule`, `path` or both,
 ## and always a `reason`. Ignored findings are still reported, marked suppressed

@@ -90,6 +90,14 @@ pub enum Code {
     RequiredFileDeleted,
     /// A size budget from the config is exceeded.
     SizeBudgetExceeded,
+    /// A library an extension module or the interpreter needs does not resolve.
+    SharedLibraryMissing,
+    /// An extension module built for another Python version.
+    ExtensionAbiMismatch,
+    /// An ELF object or a wheel of another CPU architecture than the image's.
+    ElfArchMismatch,
+    /// A venv whose `bin/python` is another Python version than it was made with.
+    VenvPythonVersionMismatch,
 }
 
 impl Code {
@@ -131,6 +139,18 @@ impl Code {
                 "a layer deleted a file that must stay (metadata, launcher, interpreter)"
             }
             Code::SizeBudgetExceeded => "a size budget from the config is exceeded",
+            Code::SharedLibraryMissing => {
+                "a shared library that an extension module or the interpreter links does not resolve in the image"
+            }
+            Code::ExtensionAbiMismatch => {
+                "an extension module is built for another Python version than its environment's"
+            }
+            Code::ElfArchMismatch => {
+                "an extension module, the interpreter or a wheel is for another CPU architecture than the image"
+            }
+            Code::VenvPythonVersionMismatch => {
+                "a venv's bin/python runs another Python version than the venv was created with"
+            }
         }
     }
 

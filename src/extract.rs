@@ -19,7 +19,8 @@
 //! construction. The version is a hash of the set's own description.
 //!
 //! What this module does not do: name any file layout. Python's set lives in
-//! `python::extractors`; a future ELF extractor adds an [`Action`] here.
+//! `python::extractors`; [`Action::Elf`] is a format, not a layout: which
+//! files are parsed as ELF is the analyzer's choice.
 
 use sha2::{Digest as _, Sha256};
 
@@ -27,7 +28,8 @@ use sha2::{Digest as _, Sha256};
 ///
 /// 2: entry names are stored names (`layer::name_from_bytes`): a literal
 /// backslash is now `\\`, so facts cached by format 1 would disagree.
-pub const FACTS_FORMAT: u32 = 2;
+/// 3: entries carry ELF dynamic facts (`layer::Entry::elf`).
+pub const FACTS_FORMAT: u32 = 3;
 
 /// Which files a rule applies to, by the shape of their path.
 ///
@@ -44,6 +46,8 @@ pub enum Select {
     ParentSuffix(&'static str),
     /// Some directory component of the path ends with this.
     DirSuffix(&'static str),
+    /// The file name contains this (`.so` for `libz.so.1`).
+    NameContains(&'static str),
 }
 
 impl Select {
@@ -54,6 +58,7 @@ impl Select {
             Select::ParentName(n) => p.parent == *n,
             Select::ParentSuffix(s) => p.parent.ends_with(s),
             Select::DirSuffix(s) => p.dir.split('/').any(|c| c.ends_with(s)),
+            Select::NameContains(s) => p.name.contains(s),
         }
     }
 }
@@ -73,6 +78,11 @@ pub enum Action {
     },
     /// Compute the file's sha256 while it streams by.
     Sha256,
+    /// When the file is ELF, keep its dynamic facts (`elf::ElfFacts`:
+    /// machine, `DT_NEEDED`, search paths), read from the few ranges that
+    /// hold them: positioned reads on a seekable layer, the one pass
+    /// otherwise.
+    Elf,
 }
 
 /// When a rule runs.
@@ -103,12 +113,14 @@ pub struct Want {
     pub capture: usize,
     /// Hash the content inline.
     pub hash: bool,
+    /// Parse it as ELF (see [`Action::Elf`]).
+    pub elf: bool,
 }
 
 impl Want {
     /// Nothing to extract: the reader skips the data.
     pub fn is_none(&self) -> bool {
-        self.capture == 0 && !self.hash
+        self.capture == 0 && !self.hash && !self.elf
     }
 }
 
@@ -169,6 +181,7 @@ impl ExtractorSet {
                 Action::Keep { .. } => {}
                 Action::Head { bytes } => w.capture = w.capture.max(bytes),
                 Action::Sha256 => w.hash = true,
+                Action::Elf => w.elf = true,
             }
         }
         w
@@ -237,7 +250,11 @@ mod tests {
         for (path, size, streaming, capture, hash) in cases {
             assert_eq!(
                 s.want(path, size, streaming),
-                Want { capture, hash },
+                Want {
+                    capture,
+                    hash,
+                    elf: false
+                },
                 "{path} {size} {streaming}"
             );
         }

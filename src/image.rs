@@ -123,6 +123,10 @@ impl Image {
             }
         }
         let mut saved = 0;
+        // A manifest may list one blob many times (issue 10: 100,000 layers
+        // of one digest): its record and facts are written once, not once
+        // per listing, unless a check hashed files in that listing.
+        let mut done: std::collections::HashSet<&str> = Default::default();
         for (l, hashes) in self.layers.iter().zip(hashes) {
             let verified = l.verified.load(std::sync::atomic::Ordering::Relaxed);
             let (Some(key), true) = (l.cache_key(), verified) else {
@@ -144,6 +148,9 @@ impl Image {
                     && e.kind == layer::EntryKind::File
                     && hashes.contains_key(&e.data_offset)
             };
+            if hashes.is_empty() && !done.insert(key) {
+                continue;
+            }
             let record = Verified {
                 digest: key.to_string(),
                 diff_id: l.diff_id.clone(),

@@ -254,6 +254,10 @@ pub struct Entry {
     /// read as 1 TiB of zeros) and never extracted.
     #[serde(default)]
     pub sparse: bool,
+    /// ELF dynamic facts, when an extractor asked for them and the file is
+    /// ELF.
+    #[serde(default)]
+    pub elf: Option<Arc<crate::elf::ElfFacts>>,
 }
 
 /// Captured bytes as one byte string in the cache's encoding (a memcpy),
@@ -739,6 +743,18 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
                     .map_err(|err| tar_err(opts, err))?;
                 e.captured = Some(buf.into());
             }
+            if w.elf {
+                // Positioned reads of the few ranges that hold the facts:
+                // the header, program headers, `PT_DYNAMIC`, the names.
+                let base = e.data_offset;
+                let size = e.size;
+                e.elf = crate::elf::parse_at(size, |off, len| {
+                    let len = (len as u64).min(size.saturating_sub(off)) as usize;
+                    range.read_exact_at(base + off, len)
+                })
+                .map_err(|err| io_err(opts, err))?
+                .map(Arc::new);
+            }
         }
         index.entries.push(e);
     }
@@ -1080,6 +1096,7 @@ fn capture_stream<R: Read>(entry: &mut R, e: &mut Entry, w: Want) -> io::Result<
     let keep = (e.size as usize).min(w.capture);
     let mut captured = Vec::with_capacity(keep.min(64 << 20));
     let mut hasher = w.hash.then(Sha256::new);
+    let mut elf = w.elf.then(|| crate::elf::ElfStream::new(e.size));
     let mut buf = [0u8; 64 << 10];
     let mut total = 0u64;
     loop {
@@ -1093,6 +1110,9 @@ fn capture_stream<R: Read>(entry: &mut R, e: &mut Entry, w: Want) -> io::Result<
         }
         if let Some(h) = hasher.as_mut() {
             h.update(&buf[..n]);
+        }
+        if let Some(x) = elf.as_mut() {
+            x.feed(&buf[..n]);
         }
         total += n as u64;
     }
@@ -1109,6 +1129,7 @@ fn capture_stream<R: Read>(entry: &mut R, e: &mut Entry, w: Want) -> io::Result<
         e.captured = Some(captured.into());
     }
     e.sha256 = hasher.map(|h| h.finalize().into());
+    e.elf = elf.and_then(|x| x.finish()).map(Arc::new);
     Ok(())
 }
 
@@ -1199,6 +1220,7 @@ fn convert_entry<R: Read>(
         captured: None,
         sha256: None,
         sparse: et == tar::EntryType::GNUSparse,
+        elf: None,
     }))
 }
 

@@ -413,6 +413,7 @@ impl Overlay {
                         e.captured.clone(),
                         e.sha256,
                         e.sparse,
+                        e.elf.clone(),
                     )
                 });
                 Node {

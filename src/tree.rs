@@ -140,6 +140,8 @@ pub struct Content {
     pub captured: Option<Arc<[u8]>>,
     /// A sparse file: its stored bytes are a data map, never read as content.
     pub sparse: bool,
+    /// ELF dynamic facts, when an extractor kept them.
+    pub elf: Option<Arc<crate::elf::ElfFacts>>,
     sha256: OnceLock<[u8; 32]>,
 }
 
@@ -590,6 +592,7 @@ impl MergedTree {
 
     // ---- mutation, for the overlay only ----
 
+    #[allow(clippy::too_many_arguments)] // one per field of `Content`
     pub(crate) fn add_content(
         &mut self,
         layer: u32,
@@ -598,6 +601,7 @@ impl MergedTree {
         captured: Option<Arc<[u8]>>,
         sha256: Option<[u8; 32]>,
         sparse: bool,
+        elf: Option<Arc<crate::elf::ElfFacts>>,
     ) -> ContentId {
         let lock = OnceLock::new();
         if let Some(h) = sha256 {
@@ -609,6 +613,7 @@ impl MergedTree {
             size,
             captured,
             sparse,
+            elf,
             sha256: lock,
         });
         ContentId(self.contents.len() as u32 - 1)

@@ -37,6 +37,11 @@ mod shim_missing;
 mod shim_not_executable;
 pub mod size_budget_exceeded;
 mod venv_interpreter_missing;
+// Issue 12, the native layer.
+mod elf_arch_mismatch;
+mod extension_abi_mismatch;
+mod shared_library_missing;
+mod venv_python_version_mismatch;
 
 /// The note of every launcher finding whose launcher the container runs first.
 pub(crate) const RUNS_AT_START: &str =
@@ -71,6 +76,13 @@ pub const CHECKS: &[(Code, CheckFn)] = &[
     (Code::DependencyMissing, dependency_missing::check),
     (Code::DependencyConflict, dependency_conflict::check),
     (Code::RequiredFileDeleted, required_file_deleted::check),
+    (Code::SharedLibraryMissing, shared_library_missing::check),
+    (Code::ExtensionAbiMismatch, extension_abi_mismatch::check),
+    (Code::ElfArchMismatch, elf_arch_mismatch::check),
+    (
+        Code::VenvPythonVersionMismatch,
+        venv_python_version_mismatch::check,
+    ),
 ];
 
 /// What every check reads: the image (tree, config, layer effects) and the

@@ -257,6 +257,58 @@ fn every_rule_wording_is_pinned() {
             step: Some(step(3)),
         }
         .into(),
+        // Issue 12: the native layer.
+        shared_library_missing::SharedLibraryMissing {
+            path: "/usr/lib/x86_64-linux-gnu/libodbc.so.2".into(),
+            env: Some(env()),
+            deleted: Some((step(4), "/usr/lib/x86_64-linux-gnu/libodbc.so.2".into())),
+            library: "libodbc.so.2".into(),
+            needed_by: vec!["/opt/venv/lib/python3.11/site-packages/pyodbc.cpython-311-x86_64-linux-gnu.so".into()],
+            modules: vec!["pyodbc (/opt/venv)".into()],
+            launchers: vec!["/opt/venv/bin/tool".into()],
+            searched: vec!["/usr/lib/x86_64-linux-gnu/libodbc.so.2".into()],
+        }
+        .into(),
+        // The interpreter's own library, needed by several objects, in a
+        // `.libs` directory: the other wording and hint.
+        shared_library_missing::SharedLibraryMissing {
+            path: "/usr/bin/python3.11".into(),
+            env: None,
+            deleted: None,
+            library: "libz-abc123.so.1".into(),
+            needed_by: vec!["/usr/bin/python3.11".into(), "/usr/lib/libx.so".into()],
+            modules: vec!["python (/usr)".into()],
+            launchers: Vec::new(),
+            searched: vec!["/opt/x.libs/libz-abc123.so.1".into()],
+        }
+        .into(),
+        extension_abi_mismatch::ExtensionAbiMismatch {
+            path: "/opt/venv/lib/python3.11/site-packages/_cffi_backend.cpython-312-x86_64-linux-gnu.so".into(),
+            env: env(),
+            module: "_cffi_backend".into(),
+            built_for: "CPython 3.12".into(),
+            python: "3.11".into(),
+        }
+        .into(),
+        elf_arch_mismatch::ElfArchMismatch {
+            path: "/opt/venv/lib/python3.11/site-packages/pyzmq-26.2.0.dist-info".into(),
+            env: env(),
+            what: "distribution `pyzmq` 26.2.0".into(),
+            image_platform: "linux/arm64".into(),
+            elf_arch: vec!["amd64".into()],
+            objects: vec!["/opt/venv/a.so".into(), "/opt/venv/b.so".into()],
+            wheel_tags: vec!["cp311-cp311-manylinux_2_17_x86_64".into()],
+        }
+        .into(),
+        venv_python_version_mismatch::VenvPythonVersionMismatch {
+            env: env(),
+            step: Some(step(1)),
+            interpreter: "/usr/bin/python3.13".into(),
+            runs: "3.13".into(),
+            created_with: "3.11".into(),
+            launchers: 3,
+        }
+        .into(),
     ];
     // Every rule is here.
     let codes: std::collections::BTreeSet<Code> = findings.iter().map(|f| f.code).collect();

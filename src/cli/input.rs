@@ -204,6 +204,17 @@ pub(crate) fn explain(e: ImageError, input: &str) -> anyhow::Error {
             }
         }
         ImageError::Layer {
+            source: LayerError::Decompress { layer, source, .. },
+            ..
+        } if source.to_string().contains("too much memory") => {
+            // zstd's decoder refuses a frame whose window is larger than
+            // 2^27 (its default `windowLogMax`): that bounds the memory a
+            // small blob can demand (a `--long=31` frame asks for 2 GiB).
+            return anyhow::anyhow!(
+                "{name}: layer {layer}: its zstd frame needs a decoding window larger than 128 MiB, which imgaudit does not allocate; recompress it without `--long` or with `--long=27` or less"
+            );
+        }
+        ImageError::Layer {
             source: LayerError::Decompress { layer, kind, .. },
             ..
         } => {

@@ -368,7 +368,15 @@ mod tests {
         let mut tree = MergedTree::default();
         let site = tree.alloc(node(Kind::Dir, None, 0), ROOT, "site");
         let file = |tree: &mut MergedTree, bytes: &[u8]| {
-            let c = tree.add_content(0, 0, bytes.len() as u64, Some(bytes.into()), None, false);
+            let c = tree.add_content(
+                0,
+                0,
+                bytes.len() as u64,
+                Some(bytes.into()),
+                None,
+                false,
+                None,
+            );
             node(Kind::File, Some(c), bytes.len() as u64)
         };
         let meta = file(&mut tree, b"Name: a\nVersion: 1\nRequires-Dist: b>=1\n");

@@ -12,6 +12,11 @@
 //!   `*-packages` directory and in `bin/` are hashed inline, so RECORD can be
 //!   verified without a second inflate. On a plain seekable layer the hash is
 //!   computed later, only for the RECORD rows a check verifies.
+//! - Shared objects (a name holding `.so`: `_sqlite3.cpython-311-x86_64-linux-gnu.so`,
+//!   `libz.so.1`) and `bin/` files keep their ELF dynamic facts (machine,
+//!   `DT_NEEDED`, search paths) on every layer: the native checks resolve
+//!   extension modules, the interpreter and the libraries they load the way
+//!   `ld.so` does. `/etc/ld.so.cache` is kept whole, for the same reason.
 //! - The overlay's history remembers removed metadata directories,
 //!   `pyvenv.cfg` and `bin/` entries by name: the checks ask which layer
 //!   deleted them.
@@ -44,6 +49,11 @@ pub fn extractors() -> ExtractorSet {
         action: Action::Sha256,
         when: When::Streaming,
     };
+    let elf = |select| Rule {
+        select,
+        action: Action::Elf,
+        when: When::Always,
+    };
     ExtractorSet {
         name: "python",
         rules: vec![
@@ -57,6 +67,9 @@ pub fn extractors() -> ExtractorSet {
             hash(Select::ParentName("bin")),
             hash(Select::ParentName("sbin")),
             hash(Select::DirSuffix("-packages")),
+            elf(Select::NameContains(".so")),
+            elf(Select::ParentName("bin")),
+            keep(Select::Name("ld.so.cache")),
         ],
         notable: vec![
             Select::NameSuffix(".dist-info"),
@@ -79,6 +92,7 @@ mod tests {
         let all = Want {
             capture: usize::MAX,
             hash: false,
+            elf: false,
         };
         // (path, size, streaming, expected)
         let cases = [
@@ -97,6 +111,7 @@ mod tests {
                 Want {
                     capture: LAUNCHER_HEAD,
                     hash: false,
+                    elf: true,
                 },
             ),
             (
@@ -106,6 +121,7 @@ mod tests {
                 Want {
                     capture: LAUNCHER_HEAD,
                     hash: true,
+                    elf: true,
                 },
             ),
             (
@@ -121,9 +137,43 @@ mod tests {
                 Want {
                     capture: 0,
                     hash: true,
+                    elf: false,
                 },
             ),
             ("usr/share/doc/x", 100, true, Want::default()),
+            // Shared objects: ELF facts on every layer (hashed too in
+            // site-packages when streaming).
+            (
+                "usr/lib/x86_64-linux-gnu/libsqlite3.so.0",
+                100,
+                false,
+                Want {
+                    capture: 0,
+                    hash: false,
+                    elf: true,
+                },
+            ),
+            (
+                "opt/venv/lib/python3.11/site-packages/m/_x.cpython-311-x86_64-linux-gnu.so",
+                100,
+                true,
+                Want {
+                    capture: 0,
+                    hash: true,
+                    elf: true,
+                },
+            ),
+            // Kept whole (its name holds `.so` too: the parse finds no ELF).
+            (
+                "etc/ld.so.cache",
+                100,
+                false,
+                Want {
+                    capture: usize::MAX,
+                    hash: false,
+                    elf: true,
+                },
+            ),
             // Too large to keep whole: hashed while streaming, not kept.
             (
                 "opt/venv/lib/python3.11/site-packages/a-1.dist-info/RECORD",
@@ -132,6 +182,7 @@ mod tests {
                 Want {
                     capture: 0,
                     hash: true,
+                    elf: false,
                 },
             ),
         ];

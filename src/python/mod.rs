@@ -24,6 +24,7 @@ pub mod dist;
 pub mod egg_info;
 pub mod entry_points;
 pub mod env;
+pub mod extensions;
 pub mod extractors;
 pub mod facts;
 pub mod launcher;

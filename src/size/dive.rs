@@ -415,6 +415,7 @@ mod tests {
             captured: None,
             sha256: None,
             sparse: false,
+            elf: None,
         }
     }
 

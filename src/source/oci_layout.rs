@@ -6,8 +6,9 @@
 //! `io.containerd.image.name`), or by manifest digest (cosign leaves the
 //! image untagged and tags only its `.sig`/`.att`); then by platform, where
 //! an index child without `platform` is matched by its config's
-//! `os`/`architecture` (containerd's `images.Manifest` does this) and a lone
-//! one is taken. A manifest that is an OCI artifact (a signature, an SBOM)
+//! `os`/`architecture` (containerd's `images.Manifest` does this), a lone
+//! one is taken, and one that is itself an index is searched (nested
+//! indexes; a cycle or more than 8 levels is refused). A manifest that is an OCI artifact (a signature, an SBOM)
 //! is refused as such, not as broken JSON.
 //! Spec: OCI image-spec v1.1 `image-layout.md`, `image-index.md`,
 //! `manifest.md` (`artifactType`), `annotations.md`.
@@ -36,6 +37,10 @@ pub struct DirStore {
     /// `root` with every symlink resolved: what a blob must stay under.
     canonical_root: PathBuf,
     input: String,
+    /// Each blob file opened once, by its resolved path. A manifest may name
+    /// one blob many times (100,000 layers of one digest is a valid image);
+    /// a descriptor per open file would run out of file descriptors.
+    open: std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<File>>>,
 }
 
 impl DirStore {
@@ -49,6 +54,7 @@ impl DirStore {
             root: root.to_path_buf(),
             canonical_root,
             input: root.display().to_string(),
+            open: Default::default(),
         })
     }
 
@@ -89,20 +95,39 @@ impl BlobStore for DirStore {
 
     fn get(&self, name: &str) -> Option<Blob> {
         let path = self.checked(name).ok()?;
-        let file = File::open(&path).ok()?;
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let file = match open.get(&path) {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(File::open(&path).ok()?);
+                open.insert(path, f.clone());
+                f
+            }
+        };
         let meta = file.metadata().ok()?;
         if !meta.is_file() {
             return None;
         }
         Some(Blob::Range(FileRange {
-            file: Arc::new(file),
+            file,
             offset: 0,
             len: meta.len(),
         }))
     }
 
+    /// Why `name` cannot be read though it may be absent: refused by
+    /// [`DirStore::checked`], or there and not openable (no permission, no
+    /// file descriptor left) — which is not "missing".
     fn refused(&self, name: &str) -> Option<String> {
-        self.checked(name).err().flatten()
+        match self.checked(name) {
+            Err(why) => why,
+            Ok(path) => match File::open(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Some(format!("could not be opened: {e}"))
+                }
+                _ => None,
+            },
+        }
     }
 
     fn is_dir(&self) -> bool {
@@ -329,12 +354,12 @@ pub fn resolve(
                         ),
                     });
                 }
-                pick_platform(store, many, platform)?
+                pick_platform(store, many, platform, true, &mut Walk::default())?
             }
         },
     };
     let (manifest_name, manifest_digest, manifest) =
-        descend(store, chosen, platform, 0).map_err(|e| match e {
+        descend(store, chosen, platform, &mut Walk::default()).map_err(|e| match e {
             // Named the way the user chose it, when they chose by name.
             SourceError::Artifact { input, kind, name } => SourceError::Artifact {
                 input,
@@ -419,16 +444,24 @@ pub fn resolve(
 /// The index child for `platform`: by its descriptor's `platform`; else a
 /// child without one whose config declares that platform (containerd's
 /// `images.Manifest` reads the config the same way); else a lone child
-/// without a platform, which is the only image there is.
+/// without a platform, which is the only image there is (when `lone`: not
+/// inside an index searched for a match, where the platform must really
+/// match, or a nested index would win with some other platform); else a child
+/// without a platform that is itself an index holding a match (containerd
+/// walks platform-less children, indexes included, after the matching
+/// ones: nested indexes are how `docker buildx` attestation and some
+/// registries' mirrors wrap a multi-platform image).
 fn pick_platform(
     store: &dyn BlobStore,
     ds: &[Descriptor],
     platform: &Platform,
+    lone: bool,
+    walk: &mut Walk,
 ) -> Result<Descriptor, SourceError> {
     if let Some(d) = ds.iter().find(|d| platform_matches(d, platform)) {
         return Ok(d.clone());
     }
-    if let [one] = ds {
+    if let (true, [one]) = (lone, ds) {
         if one.platform().is_none() {
             return Ok(one.clone());
         }
@@ -443,6 +476,11 @@ fn pick_platform(
     if let Some((d, _)) = by_config {
         return Ok(d.clone());
     }
+    for d in ds.iter().filter(|d| d.platform().is_none() && is_index(d)) {
+        if index_holds(store, d, platform, walk)? {
+            return Ok(d.clone());
+        }
+    }
     Err(SourceError::Select {
         input: store.input().to_string(),
         why: format!(
@@ -450,6 +488,95 @@ fn pick_platform(
             describe_platforms(&found)
         ),
     })
+}
+
+/// When every child of an index is an artifact manifest (an OCI 1.1
+/// referrers index: regclient's `sha256-<digest>` tags hold an SBOM and a
+/// signature), their distinct artifact types; `None` when any child is an
+/// image, an index or unreadable.
+fn artifact_children(store: &dyn BlobStore, ds: &[Descriptor]) -> Option<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in ds {
+        if is_index(d) {
+            return None;
+        }
+        if !seen.insert(d.digest().to_string()) {
+            continue;
+        }
+        let (_, bytes) = read_blob(store, d).ok()?;
+        let kind = match serde_json::from_slice::<ImageManifest>(&bytes) {
+            Ok(m) => artifact_kind(&m)?,
+            Err(_) => raw_artifact_type(&bytes)?,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    (!kinds.is_empty()).then(|| kinds.join(", "))
+}
+
+/// The state of one platform resolution through nested indexes: whether
+/// each platform-less child index holds a match (each is searched once, so
+/// an index listing one child index thousands of times at every level
+/// costs one read per distinct index), and the indexes being searched or
+/// descended right now, in order (one seen again is a cycle).
+#[derive(Default)]
+struct Walk {
+    holds: std::collections::HashMap<String, bool>,
+    open: Vec<String>,
+}
+
+impl Walk {
+    /// Enter index `digest`; an error when it is already open (a cycle).
+    ///
+    /// A cycle cannot be content-addressed (an index would have to hold its
+    /// own digest), so a verified layout never has one; this guard is for
+    /// the reader's own termination, not only the depth bound's.
+    fn enter(&mut self, store: &dyn BlobStore, digest: &str) -> Result<(), SourceError> {
+        if let Some(at) = self.open.iter().position(|d| d == digest) {
+            let mut chain = self.open[at..].to_vec();
+            chain.push(digest.to_string());
+            return Err(SourceError::Inconsistent {
+                input: store.input().to_string(),
+                why: format!("image indexes form a cycle: {}", chain.join(" -> ")),
+            });
+        }
+        if self.open.len() > MAX_DEPTH {
+            return Err(SourceError::Inconsistent {
+                input: store.input().to_string(),
+                why: format!("image indexes nested deeper than {MAX_DEPTH}"),
+            });
+        }
+        self.open.push(digest.to_string());
+        Ok(())
+    }
+}
+
+/// Whether index `d` (a child without `platform`) holds a manifest for
+/// `platform`, by the rules of [`pick_platform`].
+fn index_holds(
+    store: &dyn BlobStore,
+    d: &Descriptor,
+    platform: &Platform,
+    walk: &mut Walk,
+) -> Result<bool, SourceError> {
+    let digest = d.digest().to_string();
+    if let Some(known) = walk.holds.get(&digest) {
+        return Ok(*known);
+    }
+    walk.enter(store, &digest)?;
+    let (name, bytes) = read_blob(store, d)?;
+    let index: ImageIndex =
+        serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
+    let held = match pick_platform(store, index.manifests(), platform, false, walk) {
+        Ok(_) => true,
+        Err(SourceError::Select { .. }) => false,
+        Err(e) => return Err(e),
+    };
+    walk.open.pop();
+    walk.holds.insert(digest, held);
+    Ok(held)
 }
 
 /// The descriptor of the manifest (or index) whose digest is `digest`,
@@ -506,20 +633,37 @@ fn descend(
     store: &dyn BlobStore,
     d: Descriptor,
     platform: &Platform,
-    depth: usize,
+    walk: &mut Walk,
 ) -> Result<(String, String, ImageManifest), SourceError> {
-    if depth > MAX_DEPTH {
-        return Err(SourceError::Inconsistent {
-            input: store.input().to_string(),
-            why: format!("image indexes nested deeper than {MAX_DEPTH}"),
-        });
+    if is_index(&d) {
+        walk.enter(store, d.digest().as_ref())?;
     }
     let (name, bytes) = read_blob(store, &d).map_err(|e| platform_absent(store, &d, e))?;
     if is_index(&d) {
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| bad_json(store, &name, e))?;
-        let next = pick_platform(store, index.manifests(), platform)?;
-        return descend(store, next, platform, depth + 1);
+        // An index may be an artifact too (image-spec v1.1 `artifactType`
+        // on an index: regclient's test layout groups an SBOM and a
+        // signature so); its children are then no platforms of an image.
+        if let Some(kind) = index.artifact_type() {
+            return Err(SourceError::Artifact {
+                input: store.input().to_string(),
+                name: d.digest().to_string(),
+                kind: kind.to_string(),
+            });
+        }
+        let next =
+            pick_platform(store, index.manifests(), platform, true, walk).map_err(|e| {
+                match (&e, artifact_children(store, index.manifests())) {
+                    (SourceError::Select { .. }, Some(kinds)) => SourceError::Artifact {
+                        input: store.input().to_string(),
+                        name: d.digest().to_string(),
+                        kind: format!("an index of artifacts only: {kinds}"),
+                    },
+                    _ => e,
+                }
+            })?;
+        return descend(store, next, platform, walk);
     }
     let manifest: ImageManifest =
         serde_json::from_slice(&bytes).map_err(|e| match raw_artifact_type(&bytes) {

@@ -43,6 +43,21 @@ pub struct TarStore {
     input: String,
     members: HashMap<String, Blob>,
     aliases: HashMap<String, String>,
+    /// Members that are no regular file (a FIFO, a device, a directory),
+    /// by kind: named, when a manifest points at one, for what they are
+    /// rather than "missing".
+    special: HashMap<String, &'static str>,
+}
+
+/// What a non-regular tar member is, in words.
+fn member_kind(t: tar::EntryType) -> &'static str {
+    match t {
+        tar::EntryType::Fifo => "a FIFO",
+        tar::EntryType::Char => "a character device",
+        tar::EntryType::Block => "a block device",
+        tar::EntryType::Directory => "a directory",
+        _ => "not a regular file",
+    }
 }
 
 fn normalize(name: &str) -> Option<String> {
@@ -189,6 +204,7 @@ impl TarStore {
             input: input.clone(),
             members: HashMap::new(),
             aliases: HashMap::new(),
+            special: HashMap::new(),
         };
         let reader = io::BufReader::with_capacity(16 << 10, range.cursor());
         let mut archive = tar::Archive::new(reader);
@@ -222,7 +238,9 @@ impl TarStore {
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     store.add_alias(&entry, name);
                 }
-                _ => {}
+                t => {
+                    store.special.insert(name, member_kind(t));
+                }
             }
         }
         if store.members.is_empty() {
@@ -291,6 +309,7 @@ impl TarStore {
             input: input.to_string(),
             members: HashMap::new(),
             aliases: HashMap::new(),
+            special: HashMap::new(),
         };
         // Small members (JSON) are kept in memory; their total is bounded
         // too, or a stream of many 64 MiB members would grow without limit.
@@ -310,7 +329,10 @@ impl TarStore {
                     store.add_alias(&entry, name);
                     continue;
                 }
-                _ => continue,
+                t => {
+                    store.special.insert(name, member_kind(t));
+                    continue;
+                }
             }
             let size = entry.size();
             let mut head = vec![0u8; size.min(512) as usize];
@@ -435,6 +457,11 @@ impl BlobStore for TarStore {
             name = self.aliases.get(&name)?.clone();
         }
         None
+    }
+
+    fn refused(&self, name: &str) -> Option<String> {
+        let kind = self.special.get(&normalize(name)?)?;
+        Some(format!("is not a regular file ({kind})"))
     }
 }
 

@@ -59,8 +59,16 @@ fn every_fixture_report_is_pinned() {
     let budget_toml = budget_toml.display().to_string();
     let mut fired = BTreeSet::new();
     let mut fields = BTreeSet::new();
-    for tag in tags() {
-        let image = format!("testdata/images/oci:{tag}");
+    // The native-layer fixtures (issue 12) are pinned as `native-TAG`.
+    let images = tags()
+        .into_iter()
+        .map(|t| (format!("testdata/images/oci:{t}"), t))
+        .chain(
+            crate::native::native_tags()
+                .into_iter()
+                .map(|t| (format!("testdata/images/native:{t}"), format!("native-{t}"))),
+        );
+    for (image, tag) in images {
         let (code, text) = run(&[&image]);
         insta::assert_snapshot!(format!("{tag}.txt"), format!("exit {code}\n{text}"));
         let (code, json) = run(&[&image, "--format", "json"]);

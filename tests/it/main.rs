@@ -64,6 +64,20 @@ mod selection;
 // redirects and registries that lie.
 mod registry;
 
+// Issue 12, the native layer: the native fixtures against their runtime
+// truth, the loader's search order on ELF files built byte by byte.
+mod native;
+
+// Issue 10, item 7 at the extremes: 100,000 layers, compression bombs,
+// /dev/zero, many tiny entries, deep trees and symlink chains through every
+// view, 1 MB names, RECORD rows out of the image, deep JSON, hostile
+// configs; item 2's nested platform-less indexes and index cycles.
+mod extremes;
+
+// Issue 10, item 3: image files other projects commit for their tests
+// (testdata/third-party/), every name read, every image against umoci.
+mod third_party;
+
 // Issue 9, the nightly scan: plan, shard processes in parallel over one
 // cache, merge; the result cache; unreadable images; every merged format.
 mod scan;

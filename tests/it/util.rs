@@ -64,7 +64,7 @@ pub fn set_link(h: &mut tar::Header, target: &[u8]) {
 }
 
 /// `len path=value\n`, where `len` counts itself.
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+pub fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     let body = 1 + key.len() + 1 + value.len() + 1; // ' ' key '=' value '\n'
     let mut len = body + 1;
     while len.to_string().len() + body != len {
