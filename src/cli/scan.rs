@@ -173,7 +173,14 @@ pub(super) fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(from) = &args.from {
         let shard = match args.shard {
             Some(spec) => spec.resolve(std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())?,
-            None => shard::Shard { index: 0, count: 1 },
+            None => {
+                // A pod of an Indexed Job without `--shard` would scan the
+                // whole plan, as every other pod does: say so.
+                if std::env::var_os("JOB_COMPLETION_INDEX").is_some() {
+                    eprintln!("warning: `JOB_COMPLETION_INDEX` is set but `--shard` is not: this process scans the whole plan (use `--shard N`)");
+                }
+                shard::Shard { index: 0, count: 1 }
+            }
         };
         let entries = read_plan(from)?;
         let rows = run_shard(args, entries, shard)?;

@@ -211,6 +211,23 @@ impl PlanOptions {
 
 /// List the registry and expand every distinct manifest.
 pub fn plan(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, ScanError> {
+    // The walk waits on the registry, not on the CPU: the default pool has
+    // one thread per core (2 on the project's machines), which would keep
+    // only two requests in flight. A pool of its own keeps REQUESTS_IN_FLIGHT
+    // (the connection pool of the client reuses their connections).
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(REQUESTS_IN_FLIGHT)
+        .build()
+    {
+        Ok(pool) => pool.install(|| plan_in_pool(registry, opts)),
+        Err(_) => plan_in_pool(registry, opts),
+    }
+}
+
+/// Requests the plan keeps in flight.
+const REQUESTS_IN_FLIGHT: usize = 16;
+
+fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, ScanError> {
     let host = opts.target.host.as_str();
     let mut repos: Vec<String> = registry
         .catalog(host)

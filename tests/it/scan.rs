@@ -589,18 +589,36 @@ fn registry_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target/registry"))
 }
 
-/// The plain registry's access-log lines about repositories under `prefix`.
+/// imgaudit's requests about repositories under `prefix`, from the plain
+/// registry's access log, once the log has settled.
+///
+/// Why only imgaudit's and why wait: the registry writes its access log
+/// asynchronously, and on a loaded machine a line of skopeo's push (or of
+/// the previous step) lands after the next step has started counting.
 fn access_log(prefix: &str) -> Vec<String> {
-    std::fs::read_to_string(registry_dir().join("plain/registry.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| {
-            l.starts_with("127.0.0.1 - ")
-                && (l.contains(&format!("\"GET /v2/{prefix}/"))
-                    || l.contains(&format!("\"HEAD /v2/{prefix}/")))
-        })
-        .map(String::from)
-        .collect()
+    let read = || -> Vec<String> {
+        std::fs::read_to_string(registry_dir().join("plain/registry.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.starts_with("127.0.0.1 - ")
+                    && l.ends_with(concat!("\"imgaudit/", env!("CARGO_PKG_VERSION"), "\""))
+                    && (l.contains(&format!("\"GET /v2/{prefix}/"))
+                        || l.contains(&format!("\"HEAD /v2/{prefix}/")))
+            })
+            .map(String::from)
+            .collect()
+    };
+    let mut last = read();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = read();
+        if now.len() == last.len() {
+            return now;
+        }
+        last = now;
+    }
+    last
 }
 
 fn push(src_tag: &str, dest: &str) {
