@@ -936,9 +936,21 @@ fn registries_that_lie_get_one_line_and_exit_2() {
     }
 }
 
-/// Registry access-log lines of blob GETs for `repo`.
+/// Registry access-log lines of blob GETs for `repo`. distribution writes
+/// its access log asynchronously: wait until the log stops growing.
 fn blob_gets(repo: &str) -> Vec<String> {
-    std::fs::read_to_string(state_dir().join("plain/registry.log"))
+    let log = state_dir().join("plain/registry.log");
+    let len = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let mut last = len();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = len();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    std::fs::read_to_string(&log)
         .unwrap_or_default()
         .lines()
         .filter(|l| l.contains(&format!("\"GET /v2/{repo}/blobs/")))
