@@ -58,3 +58,7 @@ mod wild;
 // by digest, by a platform-less index child's config), legacy configs read
 // as Docker's loader reads them, OCI artifacts named as such.
 mod selection;
+
+// Issue 11: every way teams install Python (uv, …), each layout judged
+// against its recorded runtime truth (`testdata/truth/installers/`).
+mod installers;
