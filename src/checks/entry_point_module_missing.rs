@@ -1,7 +1,8 @@
 //! `entry-point-module-missing`: the module a launcher imports is not on its
 //! environment's import path (site dirs, stdlib, PYTHONPATH) as a package
-//! dir, `.py`, sourceless `.pyc` or extension module. The launcher starts,
-//! then dies with `ModuleNotFoundError`.
+//! dir, `.py`, sourceless `.pyc` or extension module, nor served by a PEP 660
+//! editable finder (`.pth` directories count as import path). The launcher
+//! starts, then dies with `ModuleNotFoundError`.
 
 use serde::Serialize;
 
@@ -44,6 +45,28 @@ pub(crate) fn importable<'a>(
         return true;
     }
     path.into_iter().any(|dir| resolve_in(tree, dir, &parts))
+}
+
+/// Is `module` served by one of the environment's PEP 660 editable finders?
+/// The finder maps a top-level name to a package dir or a module file; the
+/// rest of the dotted name must resolve under that dir.
+pub(crate) fn editable_importable(
+    tree: &MergedTree,
+    editable: &[(String, String)],
+    module: &str,
+) -> bool {
+    let parts: Vec<&str> = module.split('.').collect();
+    editable.iter().any(|(top, path)| {
+        if top != parts[0] {
+            return false;
+        }
+        if parts.len() == 1 {
+            return tree.stat(path).is_ok();
+        }
+        tree.stat(path)
+            .is_ok_and(|r| tree.node(r.id).kind == Kind::Dir)
+            && resolve_in(tree, path, &parts[1..])
+    })
 }
 
 fn resolve_in(tree: &MergedTree, dir: &str, parts: &[&str]) -> bool {
@@ -120,6 +143,10 @@ pub(crate) struct EntryPointModuleMissing {
     /// The import path searched, in order.
     #[serde(skip)]
     pub searched: Vec<String>,
+    /// `.pth` files whose directory is gone (`(pth, dir)`): an editable
+    /// install whose source was deleted.
+    #[serde(skip)]
+    pub pth_missing: Vec<(String, String)>,
     /// The module the launcher imports, e.g. `flake8.main.cli`.
     pub module: String,
 }
@@ -139,6 +166,11 @@ impl From<EntryPointModuleMissing> for Finding {
         if let Some(step) = &d.deleted_by {
             f = f.note(format!("`{}` was deleted by {}", d.top, step.label()));
         }
+        for (pth, dir) in &d.pth_missing {
+            f = f.note(format!(
+                "`{pth}` puts `{dir}` on the import path, but it is not in the image (an editable install whose source was deleted?)"
+            ));
+        }
         f.at(d.deleted_by.as_ref())
             .note(format!("searched: {}", d.searched.join(", ")))
     }
@@ -151,7 +183,9 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
             let Some(module) = module_of(facts, &l.launcher) else {
                 continue;
             };
-            if importable(cx.tree, facts.env.import_path(), &module) {
+            if importable(cx.tree, facts.env.import_path(), &module)
+                || editable_importable(cx.tree, &facts.env.editable_modules, &module)
+            {
                 continue;
             }
             let top = module.split('.').next().unwrap_or(&module).to_string();
@@ -169,7 +203,19 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     runs_at_start: l.runs_at_start,
                     top,
                     deleted_by,
-                    searched: facts.env.import_path().map(String::from).collect(),
+                    searched: facts
+                        .env
+                        .import_path()
+                        .map(String::from)
+                        .chain(
+                            facts
+                                .env
+                                .editable_modules
+                                .iter()
+                                .map(|(m, p)| format!("{p} (editable `{m}`)")),
+                        )
+                        .collect(),
+                    pth_missing: facts.env.pth_missing.clone(),
                     module,
                 }
                 .into(),

@@ -60,7 +60,13 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         if !d.has_record {
                             missing.push("RECORD");
                         }
-                        if !d.has_wheel {
+                        // No tool reads an installed `WHEEL` at run time
+                        // (pip, `importlib.metadata`), and poetry 1.8's
+                        // editable install writes a dist-info without one
+                        // (fixture `poetry`: every probe passes). So it is
+                        // reported only when a layer deleted it: damage
+                        // to an installer's output, not its choice.
+                        if !d.has_wheel && cx.removed_by(&format!("{}/WHEEL", d.dir)).is_some() {
                             missing.push("WHEEL");
                         }
                     }

@@ -151,6 +151,7 @@ fn every_rule_wording_is_pinned() {
                 "/usr/lib/python3.12".into(),
                 "/opt/venv/lib/python3.12/site-packages".into(),
             ],
+            pth_missing: Vec::new(),
             module: "tool.cli".into(),
         }
         .into(),

@@ -13,15 +13,22 @@
 //! - the official `python:3.x` layout: CPython under `/usr/local`
 //!   (`/usr/local/lib/python3.X/os.py` marks its stdlib).
 //!
+//! - the user site of `pip install --user`: `$HOME/.local/lib/python3.X/site-packages`
+//!   and `$HOME/.local/bin`, part of the base interpreter's environment;
+//! - `.pth` files in every site dir ([`super::pth`]): editable installs put
+//!   their source dirs (or a PEP 660 finder) on the import path that way.
+//!
 //! `lib64` is often a symlink to `lib`: site dirs are kept by canonical
 //! path, so nothing is counted twice. Directories on the image's
-//! `PYTHONPATH` join every environment's import path.
+//! `PYTHONPATH` join every environment's import path, and their `bin/`
+//! (`pip install --target DIR`) is a bin dir of the base interpreter.
 //!
 //! Discovery only reads directory listings and a few small files through
 //! the tree; it never reads layers.
 
 use std::collections::BTreeSet;
 
+use crate::python::pth::{parse_finder_mapping, parse_pth};
 use crate::python::pyvenv::PyvenvCfg;
 use crate::tree::{Kind, MergedTree, ROOT};
 
@@ -70,6 +77,17 @@ pub struct Env {
     pub stdlib_dirs: Vec<String>,
     /// The venv's config.
     pub pyvenv: Option<PyvenvCfg>,
+    /// Directories the `.pth` files of the site dirs put on the import path
+    /// (editable installs: setuptools' static `__editable__.*.pth`, legacy
+    /// `easy-install.pth`), canonical, only those that exist.
+    pub pth_dirs: Vec<String>,
+    /// Top-level modules served by a PEP 660 editable finder
+    /// (`__editable___*_finder.py` imported by a `.pth`): name and path.
+    pub editable_modules: Vec<(String, String)>,
+    /// `.pth` path lines that name no directory in the image: `(pth file,
+    /// dir)`. `site.py` skips them silently; for an editable install it means
+    /// the source is gone.
+    pub pth_missing: Vec<(String, String)>,
 }
 
 impl Env {
@@ -77,6 +95,7 @@ impl Env {
     pub fn import_path(&self) -> impl Iterator<Item = &str> {
         self.site_dirs
             .iter()
+            .chain(&self.pth_dirs)
             .chain(&self.extra_site_dirs)
             .chain(&self.stdlib_dirs)
             .map(String::as_str)
@@ -128,8 +147,9 @@ fn stdlib_of(tree: &MergedTree, prefix: &str, version: &str) -> Vec<String> {
     v
 }
 
-/// Find every Python environment in the tree.
-pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
+/// Find every Python environment in the tree, for a container whose
+/// `PYTHONPATH` and `HOME` are those given.
+pub fn discover(tree: &MergedTree, pythonpath: Option<&str>, home: Option<&str>) -> Vec<Env> {
     let mut envs = Vec::new();
 
     // System Python under /usr (Debian layout).
@@ -182,6 +202,9 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: Vec::new(),
             stdlib_dirs: stdlib,
             pyvenv: None,
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
     }
 
@@ -214,6 +237,9 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: Vec::new(),
             stdlib_dirs: stdlib_of(tree, "/usr/local", &v),
             pyvenv: None,
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
         // The official image has no Debian python: /usr/local/bin is ours.
         if let Some(sys) = system.as_mut() {
@@ -293,10 +319,33 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
             extra_site_dirs: extra,
             stdlib_dirs: stdlib,
             pyvenv: Some(cfg),
+            pth_dirs: Vec::new(),
+            editable_modules: Vec::new(),
+            pth_missing: Vec::new(),
         });
     }
 
+    // pip --user: the user site of the container's user (`HOME`, root's
+    // `/root` when the config sets none) belongs to the base interpreter
+    // (venvs disable it), with its scripts in `~/.local/bin`.
+    let home = home.unwrap_or("/root").trim_end_matches('/');
+    if let Some(base) = usr_local.as_mut().or(system.as_mut()) {
+        if let Some(v) = base.version.clone() {
+            let site = format!("{home}/.local/lib/python{v}/site-packages");
+            if let Some(dir) = canonical_dir(tree, &site) {
+                push_unique(&mut base.site_dirs, Some(dir));
+                let bin = format!("{home}/.local/bin");
+                if is_dir(tree, &bin) && !base.bin_dirs.contains(&bin) {
+                    base.bin_dirs.push(bin);
+                }
+            }
+        }
+    }
+
     let mut all: Vec<Env> = system.into_iter().chain(usr_local).chain(envs).collect();
+    for env in &mut all {
+        apply_pth_files(tree, env);
+    }
     if let Some(pp) = pythonpath {
         let dirs: BTreeSet<String> = pp
             .split(':')
@@ -310,8 +359,76 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>) -> Vec<Env> {
                 }
             }
         }
+        // `pip install --target DIR` writes its scripts to `DIR/bin`, with
+        // the shebang of the interpreter that ran pip: the base one (a venv
+        // has its own site-packages and no reason for `--target`).
+        if let Some(base) = all.iter_mut().find(|e| e.kind != EnvKind::Venv) {
+            for d in &dirs {
+                let bin = format!("{d}/bin");
+                if is_dir(tree, &bin) && !base.bin_dirs.contains(&bin) {
+                    base.bin_dirs.push(bin);
+                }
+            }
+        }
     }
     all
+}
+
+/// What the `.pth` files of `env`'s site dirs add to its import path, as
+/// `site.addsitedir` would: path lines that exist (relative ones joined to
+/// the site dir), and the `MAPPING` of every editable finder module an
+/// `import` line names (looked up next to the `.pth`, where setuptools puts
+/// it).
+fn apply_pth_files(tree: &MergedTree, env: &mut Env) {
+    let sites: Vec<String> = env
+        .site_dirs
+        .iter()
+        .chain(&env.extra_site_dirs)
+        .cloned()
+        .collect();
+    for site in sites {
+        let Ok(entries) = tree.read_dir(&site) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n.ends_with(".pth"))
+            .collect();
+        // site.py reads them in sorted order.
+        names.sort();
+        for name in names {
+            let bytes = tree
+                .read_path(&format!("{site}/{name}"), Some(64 << 10))
+                .unwrap_or_default();
+            let pth = parse_pth(&bytes);
+            for p in &pth.paths {
+                let full = if p.starts_with('/') {
+                    p.clone()
+                } else {
+                    format!("{site}/{p}")
+                };
+                match canonical_dir(tree, &full) {
+                    Some(dir) => {
+                        if !env.site_dirs.contains(&dir) && !env.extra_site_dirs.contains(&dir) {
+                            push_unique(&mut env.pth_dirs, Some(dir));
+                        }
+                    }
+                    None => env.pth_missing.push((format!("{site}/{name}"), full)),
+                }
+            }
+            for m in &pth.imports {
+                let Ok(src) = tree.read_path(&format!("{site}/{m}.py"), Some(1 << 20)) else {
+                    continue;
+                };
+                for kv in parse_finder_mapping(&src) {
+                    if !env.editable_modules.contains(&kv) {
+                        env.editable_modules.push(kv);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `3.11.2` → `3.11`.

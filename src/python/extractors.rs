@@ -62,6 +62,10 @@ pub fn extractors() -> ExtractorSet {
             keep(Select::NameSuffix(".egg-info")),
             keep(Select::Name("pyvenv.cfg")),
             keep(Select::NameSuffix(".pth")),
+            // setuptools' PEP 660 finder, `__editable___NAME_VER_finder.py`
+            // next to the `.pth` that imports it: its `MAPPING` says where
+            // an editable package's source is.
+            keep(Select::NameSuffix("_finder.py")),
             head(Select::ParentName("bin")),
             head(Select::ParentName("sbin")),
             hash(Select::ParentName("bin")),

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::dist::{load_site_dir_with, Dist, ParseCache};
 use super::entry_points::EntryPoint;
-use super::env::{discover, Env};
+use super::env::{discover, Env, EnvKind};
 use super::launcher::{self, Launcher};
 use crate::source::ImageConfig;
 use crate::tree::{Kind, MergedTree};
@@ -41,6 +41,11 @@ pub struct LauncherFile {
     pub launcher: Launcher,
     /// Named by the image's Entrypoint/Cmd: runs at container start.
     pub runs_at_start: bool,
+    /// Symlinks in other bin dirs (the image's `PATH`, `/usr/local/bin`,
+    /// other environments' bin dirs) that resolve to this launcher: how
+    /// `pipx` and `uv tool install` expose a tool venv's launchers. Running
+    /// one runs this file, with this environment's interpreter.
+    pub aliases: Vec<String>,
 }
 
 /// An environment with its distributions and launchers.
@@ -161,20 +166,91 @@ fn launchers_in(tree: &MergedTree, bin_dir: &str, starts: &[String]) -> Vec<Laun
             layer: node.layer,
             launcher,
             runs_at_start,
+            aliases: Vec::new(),
         });
     }
     out
+}
+
+/// Attach to each launcher the symlinks that lead to it from the image's
+/// `PATH` dirs, `/usr/local/bin` and every environment's bin dirs; a
+/// launcher whose alias the image runs at start runs at start too.
+///
+/// Why symlinks and not copies: `pipx` (`PIPX_BIN_DIR`) and `uv tool
+/// install` (`UV_TOOL_BIN_DIR`) link each tool launcher on Unix; the link
+/// is what users and `CMD` name, the file it resolves to is what the
+/// installer wrote and what the checks judge.
+fn attach_aliases(
+    tree: &MergedTree,
+    config: &ImageConfig,
+    starts: &[String],
+    facts: &mut [EnvFacts],
+) {
+    let mut dirs: Vec<String> = crate::exec::path_var(config);
+    dirs.push("/usr/local/bin".into());
+    for f in facts.iter() {
+        dirs.extend(f.env.bin_dirs.iter().cloned());
+    }
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut by_target: HashMap<String, Vec<String>> = HashMap::new();
+    for dir in dirs {
+        let Ok(canon) = tree.stat(&dir).map(|r| r.path) else {
+            continue;
+        };
+        if !seen_dirs.insert(canon) {
+            continue;
+        }
+        let Ok(entries) = tree.read_dir(&dir) else {
+            continue;
+        };
+        for (name, id) in entries {
+            if tree.node(id).kind != Kind::Symlink {
+                continue;
+            }
+            let link = format!("{}/{}", dir.trim_end_matches('/'), name);
+            if let Ok(r) = tree.stat(&link) {
+                by_target.entry(r.path).or_default().push(link);
+            }
+        }
+    }
+    for f in facts.iter_mut() {
+        for l in &mut f.launchers {
+            let Ok(canon) = tree.stat(&l.path).map(|r| r.path) else {
+                continue;
+            };
+            // Only links from other directories: a link next to the
+            // launcher (Debian's `/usr/bin/chardet -> chardetect`) is the
+            // same bin dir under another name.
+            let own_dir = canon.rsplit_once('/').map_or("", |(d, _)| d);
+            if let Some(links) = by_target.get(&canon) {
+                l.aliases = links
+                    .iter()
+                    .filter(|a| {
+                        tree.stat(a.rsplit_once('/').map_or("/", |(d, _)| d))
+                            .is_ok_and(|r| r.path != own_dir)
+                    })
+                    .cloned()
+                    .collect();
+                l.aliases.sort();
+                l.aliases.dedup();
+                if l.aliases.iter().any(|a| starts.contains(a)) {
+                    l.runs_at_start = true;
+                }
+            }
+        }
+    }
 }
 
 /// Gather facts for every environment of the image whose merged tree is
 /// `tree` and whose config is `config` (for `PYTHONPATH`, `PATH` and the
 /// start command).
 pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
-    let envs = discover(tree, config.env_var("PYTHONPATH"));
+    let envs = discover(tree, config.env_var("PYTHONPATH"), config.env_var("HOME"));
     let starts = crate::exec::start_commands(tree, config);
     // One cache for every environment: a hard-linked RECORD is parsed once.
     let cache = ParseCache::default();
-    envs.into_par_iter()
+    let mut facts: Vec<EnvFacts> = envs
+        .into_par_iter()
         .map(|env| {
             let dists = env
                 .site_dirs
@@ -199,5 +275,65 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
                 launchers_by_dependency: Default::default(),
             }
         })
-        .collect()
+        .collect();
+    attach_aliases(tree, config, &starts, &mut facts);
+    attach_start_launchers(tree, &starts, &mut facts);
+    facts
+}
+
+/// A launcher the image runs at start that lives in no environment's bin
+/// dir (`pip install --target /opt/lib` leaves its scripts in
+/// `/opt/lib/bin`, named by `CMD` and on no `PATH` a discovery walks) joins
+/// the environment whose interpreter its shebang names, or else the base
+/// interpreter's: what runs is judged wherever it is.
+fn attach_start_launchers(tree: &MergedTree, starts: &[String], facts: &mut [EnvFacts]) {
+    let canon = |p: &str| tree.stat(p).ok().map(|r| r.path);
+    for start in starts.iter().filter(|s| s.starts_with('/')) {
+        let Some(real) = canon(start) else { continue };
+        let known = facts.iter().flat_map(|f| &f.launchers).any(|l| {
+            canon(&l.path).as_deref() == Some(real.as_str()) || l.aliases.iter().any(|a| a == start)
+        });
+        if known {
+            continue;
+        }
+        let Ok(r) = tree.stat(start) else { continue };
+        let node = tree.node(r.id);
+        if node.kind != Kind::File {
+            continue;
+        }
+        let Ok(head) = tree.read(r.id, Some(LAUNCHER_HEAD)) else {
+            continue;
+        };
+        let l = launcher::classify(&head);
+        let interpreter = match &l {
+            Launcher::Script { interpreter, .. } | Launcher::LoadEntryPoint { interpreter, .. } => {
+                interpreter
+            }
+            Launcher::NotALauncher(_) => continue,
+        };
+        let python = match interpreter {
+            launcher::Interpreter::Path(p) => Some(p.as_str()),
+            launcher::Interpreter::ShExec { python, .. } => Some(python.as_str()),
+            _ => None,
+        };
+        let python = python.and_then(canon);
+        let owner = facts
+            .iter()
+            .position(|f| {
+                python.is_some() && f.env.interpreter.as_deref().and_then(canon) == python
+            })
+            .or_else(|| facts.iter().position(|f| f.env.kind != EnvKind::Venv));
+        let Some(i) = owner else { continue };
+        let (bin_dir, name) = start.rsplit_once('/').unwrap_or(("/", start));
+        facts[i].launchers.push(LauncherFile {
+            path: start.clone(),
+            name: name.to_string(),
+            bin_dir: bin_dir.to_string(),
+            mode: node.mode,
+            layer: node.layer,
+            launcher: l,
+            runs_at_start: true,
+            aliases: Vec::new(),
+        });
+    }
 }

@@ -17,6 +17,7 @@
 //! - [`entry_points`]: Entry points, <https://packaging.python.org/en/latest/specifications/entry-points/>
 //! - [`launcher`]: the script templates of pip/distlib, uv, pypa/installer and setuptools
 //! - [`pyvenv`]: `pyvenv.cfg` as read by CPython's `site.py`, <https://docs.python.org/3/library/venv.html>
+//! - [`pth`]: `.pth` files as read by CPython's `site.py`, and setuptools' PEP 660 editable finders
 //! - [`egg_info`]: setuptools' `requires.txt` / `installed-files.txt`, as read by `importlib.metadata`
 //! - [`markers`]: Dependency specifiers, <https://packaging.python.org/en/latest/specifications/dependency-specifiers/>
 
@@ -30,6 +31,7 @@ pub mod facts;
 pub mod launcher;
 pub mod markers;
 pub mod metadata;
+pub mod pth;
 pub mod pyvenv;
 pub mod record;
 

@@ -184,6 +184,9 @@ pub struct LauncherInfo {
     pub entry_point: Option<String>,
     /// Named by the image `Entrypoint` or `Cmd`, so it runs when the container starts.
     pub runs_at_start: bool,
+    /// Symlinks elsewhere on `PATH` that run this launcher (pipx, `uv tool`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// Counts for the summary line and CI dashboards.
@@ -399,6 +402,7 @@ pub(crate) fn sample_report() -> AuditReport {
         module: Some(module.into()),
         entry_point: Some(path.rsplit('/').next().unwrap_or_default().into()),
         runs_at_start: path.ends_with("alembic"),
+        aliases: Vec::new(),
     };
     AuditReport::new(
         ImageInfo {
@@ -455,6 +459,7 @@ pub(crate) fn sample_report() -> AuditReport {
                     module: Some("chardet.cli.chardetect".into()),
                     entry_point: Some("chardetect".into()),
                     runs_at_start: false,
+                    aliases: Vec::new(),
                 }],
             },
             EnvironmentInfo {

@@ -99,6 +99,7 @@ impl From<&EnvFacts> for EnvironmentInfo {
                         module,
                         entry_point: ep,
                         runs_at_start: l.runs_at_start,
+                        aliases: l.aliases.clone(),
                     }
                 })
                 .collect(),

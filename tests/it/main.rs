@@ -81,3 +81,7 @@ mod third_party;
 // Issue 9, the nightly scan: plan, shard processes in parallel over one
 // cache, merge; the result cache; unreadable images; every merged format.
 mod scan;
+
+// Issue 11: every way teams install Python (uv, …), each layout judged
+// against its recorded runtime truth (`testdata/truth/installers/`).
+mod installers;
