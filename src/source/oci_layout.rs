@@ -8,8 +8,9 @@
 //! an index child without `platform` is matched by its config's
 //! `os`/`architecture` (containerd's `images.Manifest` does this), a lone
 //! one is taken, and one that is itself an index is searched (nested
-//! indexes; a cycle or more than 8 levels is refused). A manifest that is an OCI artifact (a signature, an SBOM)
-//! is refused as such, not as broken JSON.
+//! indexes; a cycle or more than 8 levels is refused). A manifest or index
+//! that is an OCI artifact (a signature, an SBOM, a referrers index) is
+//! refused as such, not as broken JSON or a missing platform.
 //! Spec: OCI image-spec v1.1 `image-layout.md`, `image-index.md`,
 //! `manifest.md` (`artifactType`), `annotations.md`.
 
@@ -447,10 +448,10 @@ pub fn resolve(
 /// without a platform, which is the only image there is (when `lone`: not
 /// inside an index searched for a match, where the platform must really
 /// match, or a nested index would win with some other platform); else a child
-/// without a platform that is itself an index holding a match (containerd
-/// walks platform-less children, indexes included, after the matching
-/// ones: nested indexes are how `docker buildx` attestation and some
-/// registries' mirrors wrap a multi-platform image).
+/// without a platform that is itself an index holding a match. containerd's
+/// `images.Manifest` walks the children whose platform matches or is absent,
+/// matching ones first, into nested indexes; it stops at the first
+/// candidate, where this searches every platform-less index (each once).
 fn pick_platform(
     store: &dyn BlobStore,
     ds: &[Descriptor],

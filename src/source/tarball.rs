@@ -43,9 +43,10 @@ pub struct TarStore {
     input: String,
     members: HashMap<String, Blob>,
     aliases: HashMap<String, String>,
-    /// Members that are no regular file (a FIFO, a device, a directory),
-    /// by kind: named, when a manifest points at one, for what they are
-    /// rather than "missing".
+    /// Members that are FIFOs or devices, by kind: named, when a manifest
+    /// points at one, for what they are rather than "missing". (Not
+    /// directories: a root filesystem tar has thousands, and is refused as
+    /// such before any member is looked up.)
     special: HashMap<String, &'static str>,
 }
 
@@ -55,7 +56,6 @@ fn member_kind(t: tar::EntryType) -> &'static str {
         tar::EntryType::Fifo => "a FIFO",
         tar::EntryType::Char => "a character device",
         tar::EntryType::Block => "a block device",
-        tar::EntryType::Directory => "a directory",
         _ => "not a regular file",
     }
 }
@@ -238,9 +238,10 @@ impl TarStore {
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     store.add_alias(&entry, name);
                 }
-                t => {
+                t @ (tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block) => {
                     store.special.insert(name, member_kind(t));
                 }
+                _ => {}
             }
         }
         if store.members.is_empty() {
@@ -329,10 +330,11 @@ impl TarStore {
                     store.add_alias(&entry, name);
                     continue;
                 }
-                t => {
+                t @ (tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block) => {
                     store.special.insert(name, member_kind(t));
                     continue;
                 }
+                _ => continue,
             }
             let size = entry.size();
             let mut head = vec![0u8; size.min(512) as usize];
