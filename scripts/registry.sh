@@ -108,6 +108,13 @@ auth:
     issuer: imgaudit-test-issuer
     rootcertbundle: $DIR/token.crt"
 
+  # Debian's own docker-registry service (its package starts it where an init
+  # system runs) holds :5000 with htpasswd auth: it is not ours, stop it.
+  if [ ! -f "$DIR/plain/pid" ] && pgrep -f "docker-registry serve /etc/docker/registry/config.yml" >/dev/null; then
+    echo "registry.sh: stopping Debian's docker-registry service (it holds :5000)" >&2
+    (service docker-registry stop || pkill -f "docker-registry serve /etc/docker/registry/config.yml") >/dev/null 2>&1 || true
+    sleep 1
+  fi
   launch plain 5000
   launch tls 5001
   launch token 5002
