@@ -333,6 +333,19 @@ fn header(resp: &Response<Body>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A JSON document's body (a manifest, a catalog or tag page), at most
+/// [`MAX_DOCUMENT`] bytes.
+fn read_document(resp: Response<Body>, what: &str) -> Result<Vec<u8>, RegistryError> {
+    resp.into_body()
+        .with_config()
+        .limit(MAX_DOCUMENT)
+        .read_to_vec()
+        .map_err(|e| RegistryError::Invalid {
+            what: what.to_string(),
+            why: describe(&e),
+        })
+}
+
 fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
@@ -959,15 +972,7 @@ impl Client {
                 });
             }
             let next = next_link(&resp);
-            let body = resp
-                .into_body()
-                .with_config()
-                .limit(MAX_DOCUMENT)
-                .read_to_vec()
-                .map_err(|e| RegistryError::Invalid {
-                    what: what.clone(),
-                    why: describe(&e),
-                })?;
+            let body = read_document(resp, &what)?;
             page(&body).map_err(|why| RegistryError::Invalid { what, why })?;
             match next {
                 Some(n) if n != path => path = n,
@@ -1038,15 +1043,7 @@ impl Client {
         }
         let media_type = header(&resp, "content-type").unwrap_or_default();
         let claimed = header(&resp, "docker-content-digest");
-        let body = resp
-            .into_body()
-            .with_config()
-            .limit(MAX_DOCUMENT)
-            .read_to_vec()
-            .map_err(|e| RegistryError::Invalid {
-                what: what.clone(),
-                why: describe(&e),
-            })?;
+        let body = read_document(resp, &what)?;
         let digest = match (&r.digest, &claimed) {
             (Some(d), _) => {
                 verify_digest(&what, &body, d)?;
@@ -1203,7 +1200,7 @@ impl BlobStream {
                 }));
             }
         }
-        let mut body = match status {
+        let body = match status {
             206 if self.pos > 0 => resp.into_body().into_reader(),
             200 => {
                 let mut b = resp.into_body().into_reader();
@@ -1232,7 +1229,6 @@ impl BlobStream {
                 }));
             }
         };
-        let _ = &mut body;
         self.body = Some(body);
         Ok(())
     }
@@ -1278,8 +1274,7 @@ impl Read for BlobStream {
                     }
                     return Ok(n);
                 }
-                Err(e) if self.resumes < MAX_RESUMES => {
-                    let _ = e;
+                Err(_) if self.resumes < MAX_RESUMES => {
                     self.resumes += 1;
                     self.body = None;
                     std::thread::sleep(Duration::from_millis(100 * u64::from(self.resumes)));
