@@ -761,12 +761,18 @@ fn walk_seekable(range: &FileRange, opts: &ReadOptions) -> Result<LayerIndex, La
     Ok(index)
 }
 
-/// Read a layer from a stream (compressed, or not seekable): one pass, data
-/// read and dropped except what the capture policy keeps.
-pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
-    let flags = StreamFlags::default();
-    // Whether the *source* failed (a connection, a registry that lies): its
-    // error is reported as itself, not as the decoder's or the tar's.
+/// The stored bytes of a layer stream, hashed as they are read (the blob
+/// digest), with the compression they declare or their first bytes show,
+/// and those first bytes (already consumed). The source's failures are
+/// flagged so they are reported as themselves, not as the decoder's or the
+/// tar's (a connection, a registry that lies).
+type Stored<'a, R> = HashingReader<io::BufReader<FailFlag<'a, R>>>;
+
+fn open_stored<'a, R: Read>(
+    raw: R,
+    opts: &ReadOptions,
+    flags: &'a StreamFlags,
+) -> Result<(Stored<'a, R>, Compression, Vec<u8>), LayerError> {
     let raw = FailFlag {
         inner: raw,
         failed: &flags.raw,
@@ -775,7 +781,15 @@ pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerInd
     let mut head = [0u8; 4];
     let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
     let compression = resolve_compression(opts.compression, &head[..peeked]);
-    let prefix = io::Cursor::new(head[..peeked].to_vec());
+    Ok((blob, compression, head[..peeked].to_vec()))
+}
+
+/// Read a layer from a stream (compressed, or not seekable): one pass, data
+/// read and dropped except what the capture policy keeps.
+pub fn read_layer_stream<R: Read>(raw: R, opts: &ReadOptions) -> Result<LayerIndex, LayerError> {
+    let flags = StreamFlags::default();
+    let (mut blob, compression, prefix) = open_stored(raw, opts, &flags)?;
+    let prefix = io::Cursor::new(prefix);
     let chained = io::BufReader::with_capacity(64 << 10, prefix.chain(&mut blob));
     let decoder = decoder(chained, compression, opts)?;
     let mut index = walk_decoded(decoder, compression, opts, &flags, true)?;
@@ -798,15 +812,7 @@ pub fn read_layer_stream_pipelined<R: Read + Send>(
     opts: &ReadOptions,
 ) -> Result<LayerIndex, LayerError> {
     let flags = StreamFlags::default();
-    let raw = FailFlag {
-        inner: raw,
-        failed: &flags.raw,
-    };
-    let mut blob = HashingReader::new(io::BufReader::with_capacity(256 << 10, raw), opts.verify);
-    let mut head = [0u8; 4];
-    let peeked = peek(&mut blob, &mut head).map_err(|e| io_err(opts, e))?;
-    let compression = resolve_compression(opts.compression, &head[..peeked]);
-    let prefix = head[..peeked].to_vec();
+    let (mut blob, compression, prefix) = open_stored(raw, opts, &flags)?;
     if compression == Compression::None {
         let decoded = io::Cursor::new(prefix).chain(&mut blob);
         let mut index = walk_decoded(decoded, compression, opts, &flags, true)?;

@@ -84,34 +84,35 @@ impl LdCache {
             return Self::parse_new(b, aligned);
         }
         let strings = b.get(entries_end..)?;
-        let mut entries = Vec::with_capacity(n.min(1 << 16));
-        for i in 0..n {
-            let at = 16 + i * 12;
-            let flags = u32_at(b, at)? as i32;
-            let key = u32_at(b, at + 4)? as usize;
-            let value = u32_at(b, at + 8)? as usize;
-            entries.push(CacheEntry {
-                flags,
-                name: str_at(strings, key)?,
-                path: str_at(strings, value)?,
-            });
-        }
-        Some(LdCache { entries })
+        Self::entries(b, 16, 12, n, strings)
     }
 
     fn parse_new(b: &[u8], base: usize) -> Option<LdCache> {
         let h = b.get(base..)?;
         let n = u32_at(h, 20)? as usize;
+        // String offsets of the new format are relative to its header.
+        Self::entries(h, 48, 24, n, h)
+    }
+
+    /// `n` entries of `stride` bytes from `first` in `table`: flags, key
+    /// and value offsets into `strings` (the two formats differ only there).
+    fn entries(
+        table: &[u8],
+        first: usize,
+        stride: usize,
+        n: usize,
+        strings: &[u8],
+    ) -> Option<LdCache> {
         let mut entries = Vec::with_capacity(n.min(1 << 16));
         for i in 0..n {
-            let at = 48usize.checked_add(i.checked_mul(24)?)?;
-            let flags = u32_at(h, at)? as i32;
-            let key = u32_at(h, at + 4)? as usize;
-            let value = u32_at(h, at + 8)? as usize;
+            let at = first.checked_add(i.checked_mul(stride)?)?;
+            let flags = u32_at(table, at)? as i32;
+            let key = u32_at(table, at + 4)? as usize;
+            let value = u32_at(table, at + 8)? as usize;
             entries.push(CacheEntry {
                 flags,
-                name: str_at(h, key)?,
-                path: str_at(h, value)?,
+                name: str_at(strings, key)?,
+                path: str_at(strings, value)?,
             });
         }
         Some(LdCache { entries })
