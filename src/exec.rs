@@ -25,6 +25,45 @@ pub fn path_var(config: &ImageConfig) -> Vec<String> {
         .collect()
 }
 
+/// The home directory of the container's process, as runc gives it: `HOME`
+/// from the config when set; else the home of the config's `User` (a name or
+/// a uid, the part before `:`; root when unset) in the image's `/etc/passwd`;
+/// else `/` (runc's default when the user has no passwd entry).
+pub fn home_dir(tree: &MergedTree, config: &ImageConfig) -> String {
+    if let Some(home) = config.env_var("HOME") {
+        return home.to_string();
+    }
+    let user = config
+        .user
+        .as_deref()
+        .and_then(|u| u.split(':').next())
+        .filter(|u| !u.is_empty())
+        .unwrap_or("root");
+    let passwd = tree
+        .read_path("/etc/passwd", Some(PASSWD_MAX))
+        .unwrap_or_default();
+    passwd_home(&passwd, user).unwrap_or_else(|| "/".to_string())
+}
+
+/// Largest `/etc/passwd` read (the extractor keeps files up to this size).
+const PASSWD_MAX: usize = 4 << 20;
+
+/// The home field of `user` (a name, or a uid when all digits; root's
+/// entry for uid 0 when it is named otherwise) in passwd(5) text.
+fn passwd_home(passwd: &[u8], user: &str) -> Option<String> {
+    let by_uid = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
+    let user = if user == "root" { "0" } else { user };
+    let by_uid = by_uid || user == "0";
+    String::from_utf8_lossy(passwd).lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 6 || line.starts_with('#') {
+            return None;
+        }
+        let hit = if by_uid { f[2] == user } else { f[0] == user };
+        (hit && f[5].starts_with('/')).then(|| f[5].to_string())
+    })
+}
+
 /// Resolve a command name through `path` to an absolute path in the tree: the
 /// first executable regular file (symlinks followed). A name with a `/` is
 /// taken as a path and only has to exist.
@@ -71,5 +110,23 @@ mod tests {
             ..ImageConfig::default()
         };
         assert_eq!(path_var(&config), ["/opt/venv/bin", "/usr/bin"]);
+    }
+
+    #[test]
+    fn passwd_home_by_name_uid_and_root() {
+        let passwd = b"# comment\nroot:x:0:0:root:/root:/bin/sh\n\
+            app:x:1000:1000::/home/app:/bin/sh\nbroken:x:7\nnohome:x:8:8::relative:/bin/sh\n";
+        for (user, home) in [
+            ("app", Some("/home/app")),
+            ("1000", Some("/home/app")),
+            ("root", Some("/root")),
+            ("0", Some("/root")),
+            ("broken", None),
+            ("nohome", None),
+            ("ghost", None),
+            ("4242", None),
+        ] {
+            assert_eq!(passwd_home(passwd, user).as_deref(), home, "{user}");
+        }
     }
 }

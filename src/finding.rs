@@ -42,6 +42,7 @@ pub const CORE_KEYS: &[&str] = &[
     "env",
     "notes",
     "suppressed",
+    "reached_as",
 ];
 
 /// One line under a finding: evidence, or how to fix it.

@@ -95,6 +95,7 @@ pub fn audit(image: &image::Image, config: &config::Config) -> Audit {
             out
         })
         .collect();
+    checks::note_aliases(&facts, &mut findings);
     checks::size_budget_exceeded::check(image, &config.budget, &mut findings);
     let unmatched = sink::apply(config, &mut findings);
     // An image with no Python environment is reported as "nothing

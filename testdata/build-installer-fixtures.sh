@@ -24,7 +24,7 @@
 #        sudo testdata/build-installer-fixtures.sh truth    (re-record the truth only)
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO=${IMGAUDIT_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}   # set when sourced (build-layout-fixtures.sh)
 export IMGAUDIT_FIXTURE_WORK=${IMGAUDIT_INSTALLER_WORK:-/var/tmp/imgaudit-installer-build}
 FIXTURES="$REPO/testdata/build-fixtures.sh"
 [ "$(tail -1 "$FIXTURES")" = 'main "$@"' ] ||
@@ -411,11 +411,22 @@ def image_config(tag):
 
 cfg = image_config(tag).get("config", {})
 env = dict(e.split("=", 1) for e in cfg.get("Env", []))
-env.setdefault("HOME", "/root")
+
+# USER of the config: run as that user, with HOME from /etc/passwd in the image
+# when the config sets none (what docker run does).
+USERSPEC, home = [], "/root"
+user = (cfg.get("User") or "").split(":")[0]
+if user and user not in ("root", "0"):
+    for line in open(os.path.join(root, "etc/passwd")):
+        f = line.rstrip("\n").split(":")
+        if len(f) >= 6 and (f[0] == user or f[2] == user):
+            USERSPEC, home = ["--userspec=" + f[2] + ":" + f[3]], f[5]
+            break
+env.setdefault("HOME", home)
 
 def run(argv, stdin=b""):
     try:
-        p = subprocess.run(["chroot", root, *argv], env=env, capture_output=True,
+        p = subprocess.run(["chroot", *USERSPEC, root, *argv], env=env, capture_output=True,
                            input=stdin, timeout=20, cwd=root)
         code, so, se = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:

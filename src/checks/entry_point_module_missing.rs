@@ -149,6 +149,35 @@ pub(crate) struct EntryPointModuleMissing {
     pub pth_missing: Vec<(String, String)>,
     /// The module the launcher imports, e.g. `flake8.main.cli`.
     pub module: String,
+    /// A `__pycache__/NAME.cpython-3X.pyc` where the module's source was:
+    /// the sources were deleted and only the cache kept, which Python never
+    /// imports.
+    #[serde(skip)]
+    pub pycache_only: Option<String>,
+}
+
+/// The `__pycache__` file of `module` in one of `path`'s dirs, if one is
+/// there (its source being gone: the module was not importable).
+fn pycache_of<'a>(
+    tree: &MergedTree,
+    path: impl Iterator<Item = &'a str>,
+    module: &str,
+) -> Option<String> {
+    let parts: Vec<&str> = module.split('.').collect();
+    let (last, pkgs) = parts.split_last()?;
+    path.into_iter().find_map(|dir| {
+        let mut base = dir.trim_end_matches('/').to_string();
+        for p in pkgs {
+            base = format!("{base}/{p}");
+        }
+        let cache = format!("{base}/__pycache__");
+        let prefix = format!("{last}.");
+        tree.read_dir(&cache)
+            .ok()?
+            .into_iter()
+            .find(|(n, _)| n.starts_with(&prefix) && n.ends_with(".pyc"))
+            .map(|(n, _)| format!("{cache}/{n}"))
+    })
 }
 
 impl From<EntryPointModuleMissing> for Finding {
@@ -170,6 +199,13 @@ impl From<EntryPointModuleMissing> for Finding {
             f = f.note(format!(
                 "`{pth}` puts `{dir}` on the import path, but it is not in the image (an editable install whose source was deleted?)"
             ));
+        }
+        if let Some(pyc) = &d.pycache_only {
+            f = f
+                .note(format!(
+                    "only `{pyc}` is there: Python never imports a `__pycache__` file whose source is gone"
+                ))
+                .hint("keep the `.py` files, or compile in place (`python -m compileall -b`) before deleting them");
         }
         f.at(d.deleted_by.as_ref())
             .note(format!("searched: {}", d.searched.join(", ")))
@@ -216,6 +252,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                         )
                         .collect(),
                     pth_missing: facts.env.pth_missing.clone(),
+                    pycache_only: pycache_of(cx.tree, facts.env.import_path(), &module),
                     module,
                 }
                 .into(),

@@ -21,7 +21,15 @@ fn deleting_layer(
 ) -> Option<(usize, String, usize)> {
     // Deleted metadata dirs of this environment, grouped by layer.
     let mut by_layer: std::collections::BTreeMap<usize, Vec<&str>> = Default::default();
-    for site in &facts.env.site_dirs {
+    // Site dirs, and the dirs `.pth` files add or name (a legacy editable's
+    // `NAME.egg-info` lives in its source dir, deleted with it or alone).
+    let env = &facts.env;
+    let dirs = env
+        .site_dirs
+        .iter()
+        .chain(&env.pth_dirs)
+        .chain(env.pth_missing.iter().map(|(_, d)| d));
+    for site in dirs {
         for (i, p) in cx.history.deleted_within(site) {
             if (p.ends_with(".dist-info") || p.ends_with(".egg-info")) && !cx.tree.exists(p) {
                 by_layer.entry(i).or_default().push(p);

@@ -131,6 +131,38 @@ impl<'a> CheckCtx<'a> {
     }
 }
 
+/// Name the symlinks a launcher is reached through (`pipx`'s and `uv tool`'s
+/// bin dirs): a user types `flake8` and runs `/usr/local/bin/flake8`, not the
+/// tool venv's file the finding names. Every finding on a launcher with
+/// aliases gets a first note "reached as …" and the JSON field `reached_as`.
+pub fn note_aliases(facts: &[EnvFacts], findings: &mut [Finding]) {
+    let aliases: HashMap<&str, &[String]> = facts
+        .iter()
+        .flat_map(|f| &f.launchers)
+        .filter(|l| !l.aliases.is_empty())
+        .map(|l| (l.path.as_str(), l.aliases.as_slice()))
+        .collect();
+    if aliases.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let Some(links) = aliases.get(f.location.path.as_str()) else {
+            continue;
+        };
+        let list = links
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        f.notes.insert(
+            0,
+            crate::finding::Note::Note(format!("reached as {list} (a symlink to this launcher)")),
+        );
+        f.fields
+            .insert("reached_as".into(), serde_json::json!(links.to_vec()));
+    }
+}
+
 /// Console and GUI scripts declared by the visible distributions, by name.
 pub fn declared_scripts(facts: &EnvFacts) -> HashMap<&str, (&Dist, &EntryPoint)> {
     facts.declared_scripts()

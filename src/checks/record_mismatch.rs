@@ -4,6 +4,11 @@
 //! INSTALLER are verified (PEP 627: RECORD is authoritative only there);
 //! `.pyc` rows carry no hash. Hashes are computed in parallel, reading
 //! through the merged tree; sizes are compared first, for free.
+//!
+//! A shared object that shrank and is still a complete, dynamically linked
+//! ELF file is what `strip` leaves (issue 11's `epforms-so-stripped`: the
+//! stripped extension still imports and runs). Nothing breaks at run time,
+//! only the integrity record: a warning, not an error.
 
 use rayon::prelude::*;
 
@@ -29,7 +34,7 @@ fn b64(d: &[u8]) -> String {
 }
 
 /// The typed diagnostic. JSON fields: `distribution`, `expected_sha256`,
-/// `expected_size`, `actual_size`, `actual_sha256`.
+/// `expected_size`, `actual_size`, `actual_sha256`, `looks_stripped`.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct RecordMismatch {
     /// The changed file.
@@ -56,10 +61,34 @@ pub(crate) struct RecordMismatch {
     /// differs (not hashed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual_sha256: Option<String>,
+    /// A smaller file that is still a complete, dynamically linked ELF
+    /// object: what `strip` does. Present (true) only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub looks_stripped: bool,
 }
 
 impl From<RecordMismatch> for Finding {
     fn from(d: RecordMismatch) -> Finding {
+        if d.looks_stripped {
+            return Finding::new(
+                Code::RecordMismatch,
+                &d.path,
+                format!(
+                    "`{}` is {} bytes but `{}`'s RECORD says {}: it was stripped after install (still a loadable ELF object)",
+                    d.path,
+                    d.actual_size,
+                    d.distribution,
+                    d.expected_size.unwrap_or(0)
+                ),
+            )
+            .with_severity(crate::diag::Severity::Warning)
+            .env(&d.env)
+            .fields(&d)
+            .note(format!("changed by {}", d.step.label()))
+            .note("a stripped shared object loads and runs as before; only RECORD no longer verifies it")
+            .at(Some(&d.step))
+            .hint("strip when building the wheel (its RECORD then matches), or accept it with an `[[ignore]]` and a reason");
+        }
         let message = if d.size_differs {
             format!(
                 "`{}` is {} bytes but `{}`'s RECORD says {}: it was changed after install",
@@ -134,6 +163,12 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
         .filter_map(|j| {
             let node = cx.tree.node(j.id);
             let size_differs = j.size.is_some_and(|s| s != node.size);
+            let looks_stripped = j.size.is_some_and(|s| node.size < s)
+                && cx
+                    .tree
+                    .content(j.id)
+                    .and_then(|c| c.elf.as_ref())
+                    .is_some_and(|e| e.complete && e.dynamic);
             let actual = if size_differs {
                 None
             } else {
@@ -154,6 +189,7 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     expected_size: j.size,
                     actual_size: node.size,
                     actual_sha256: actual.map(|h| b64(&h)),
+                    looks_stripped,
                 }
                 .into(),
             )

@@ -4,7 +4,7 @@
 //! nor package `tests/`, `docs/`, `examples/`, `include/`, `*.h`, `*.a`,
 //! `*.md`/`*.rst` (the slimming `imgaudit size` advises),
 //! nor launchers of declared entry points (that is `shim-missing`, the
-//! cause).
+//! cause), nor a `.py` compiled in place to a sourceless `.pyc` beside it.
 
 use serde::Serialize;
 
@@ -125,6 +125,16 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                     continue;
                 }
                 if cx.tree.lstat(&path).is_ok() {
+                    continue;
+                }
+                // Compiled in place (`compileall -b`) and the source
+                // deleted: Python imports the sourceless `X.pyc` beside the
+                // missing `X.py` (issue 11's `py-deleted-legacy-pyc` runs).
+                // A `__pycache__/X.cpython-3Y.pyc` alone is never imported.
+                if path
+                    .strip_suffix(".py")
+                    .is_some_and(|stem| cx.tree.lstat(&format!("{stem}.pyc")).is_ok())
+                {
                     continue;
                 }
                 if let Some(l) = cx.removed_by(&path) {

@@ -153,6 +153,23 @@ fn every_rule_wording_is_pinned() {
             ],
             pth_missing: Vec::new(),
             module: "tool.cli".into(),
+            pycache_only: None,
+        }
+        .into(),
+        entry_point_module_missing::EntryPointModuleMissing {
+            path: "/opt/venv/bin/tool".into(),
+            name: "tool".into(),
+            env: env(),
+            runs_at_start: false,
+            top: "tool".into(),
+            deleted_by: None,
+            searched: vec!["/opt/venv/lib/python3.12/site-packages".into()],
+            pth_missing: Vec::new(),
+            module: "tool.cli".into(),
+            pycache_only: Some(
+                "/opt/venv/lib/python3.12/site-packages/tool/__pycache__/cli.cpython-312.pyc"
+                    .into(),
+            ),
         }
         .into(),
         record_mismatch::RecordMismatch {
@@ -165,6 +182,20 @@ fn every_rule_wording_is_pinned() {
             expected_size: Some(10),
             actual_size: 12,
             actual_sha256: None,
+            looks_stripped: false,
+        }
+        .into(),
+        record_mismatch::RecordMismatch {
+            path: "/opt/venv/lib/python3.12/site-packages/tool/_speedups.cpython-312-x86_64-linux-gnu.so".into(),
+            env: env(),
+            size_differs: true,
+            step: step(3),
+            distribution: "tool".into(),
+            expected_sha256: "AAAA".into(),
+            expected_size: Some(20000),
+            actual_size: 14000,
+            actual_sha256: None,
+            looks_stripped: true,
         }
         .into(),
         record_mismatch::RecordMismatch {
@@ -177,6 +208,7 @@ fn every_rule_wording_is_pinned() {
             expected_size: None,
             actual_size: 12,
             actual_sha256: Some("BBBB".into()),
+            looks_stripped: false,
         }
         .into(),
         record_missing_file::RecordMissingFile {

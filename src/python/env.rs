@@ -325,8 +325,8 @@ pub fn discover(tree: &MergedTree, pythonpath: Option<&str>, home: Option<&str>)
         });
     }
 
-    // pip --user: the user site of the container's user (`HOME`, root's
-    // `/root` when the config sets none) belongs to the base interpreter
+    // pip --user: the user site of the container's user (`HOME` as the
+    // process gets it, `exec::home_dir`) belongs to the base interpreter
     // (venvs disable it), with its scripts in `~/.local/bin`.
     let home = home.unwrap_or("/root").trim_end_matches('/');
     if let Some(base) = usr_local.as_mut().or(system.as_mut()) {

@@ -16,7 +16,8 @@
 //!   `libz.so.1`) and `bin/` files keep their ELF dynamic facts (machine,
 //!   `DT_NEEDED`, search paths) on every layer: the native checks resolve
 //!   extension modules, the interpreter and the libraries they load the way
-//!   `ld.so` does. `/etc/ld.so.cache` is kept whole, for the same reason.
+//!   `ld.so` does. `/etc/ld.so.cache` is kept whole, for the same reason,
+//!   and `/etc/passwd` (the home of the config's `User`, for the `--user` site).
 //! - The overlay's history remembers removed metadata directories,
 //!   `pyvenv.cfg` and `bin/` entries by name: the checks ask which layer
 //!   deleted them.
@@ -74,6 +75,9 @@ pub fn extractors() -> ExtractorSet {
             elf(Select::NameContains(".so")),
             elf(Select::ParentName("bin")),
             keep(Select::Name("ld.so.cache")),
+            // The home of the config's `User` (`exec::home_dir`): where
+            // `pip install --user` put a non-root user's site.
+            keep(Select::Name("passwd")),
         ],
         notable: vec![
             Select::NameSuffix(".dist-info"),

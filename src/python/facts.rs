@@ -245,7 +245,8 @@ fn attach_aliases(
 /// `tree` and whose config is `config` (for `PYTHONPATH`, `PATH` and the
 /// start command).
 pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
-    let envs = discover(tree, config.env_var("PYTHONPATH"), config.env_var("HOME"));
+    let home = crate::exec::home_dir(tree, config);
+    let envs = discover(tree, config.env_var("PYTHONPATH"), Some(&home));
     let starts = crate::exec::start_commands(tree, config);
     // One cache for every environment: a hard-linked RECORD is parsed once.
     let cache = ParseCache::default();
@@ -257,9 +258,14 @@ pub fn gather(tree: &MergedTree, config: &ImageConfig) -> Vec<EnvFacts> {
                 .iter()
                 .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
+            // Directories a `.pth` adds are on `sys.path` like any other:
+            // `importlib.metadata` finds the metadata in them too (`setup.py
+            // develop` leaves `NAME.egg-info` in the source dir that
+            // `easy-install.pth` names, issue 11's `editable-legacy`).
             let extra_dists = env
                 .extra_site_dirs
                 .iter()
+                .chain(env.pth_dirs.iter())
                 .flat_map(|s| load_site_dir_with(tree, s, &cache))
                 .collect();
             let launchers = env

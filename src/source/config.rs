@@ -21,6 +21,8 @@ pub struct ImageConfig {
     pub cmd: Vec<String>,
     /// `config.WorkingDir`.
     pub working_dir: Option<String>,
+    /// `config.User` (`name`, `uid`, `name:group`, `uid:gid`), when set.
+    pub user: Option<String>,
     /// `rootfs.diff_ids`, bottom first.
     pub diff_ids: Vec<String>,
     /// `created_by` of each non-empty history entry, aligned with layers
@@ -49,6 +51,7 @@ impl ImageConfig {
             entrypoint: run.entrypoint.unwrap_or_default(),
             cmd: run.cmd.unwrap_or_default(),
             working_dir: run.working_dir.filter(|w| !w.is_empty()),
+            user: run.user.filter(|u| !u.is_empty()),
             layer_created_by: if layer_created_by.len() == diff_ids.len() {
                 layer_created_by
             } else {
@@ -92,6 +95,8 @@ struct RunConfig {
     cmd: Option<Vec<String>>,
     #[serde(rename = "WorkingDir")]
     working_dir: Option<String>,
+    #[serde(rename = "User")]
+    user: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
