@@ -134,10 +134,11 @@ pub(crate) struct EntryPointModuleMissing {
     /// Named by the image's Entrypoint/Cmd.
     #[serde(skip)]
     pub runs_at_start: bool,
-    /// The module's top-level package.
+    /// What was deleted: the module's top-level package, or (when a layer
+    /// deleted only its source file) that file's path.
     #[serde(skip)]
     pub top: String,
-    /// The layer that deleted the top-level package, when one did.
+    /// The layer that deleted it, when one did.
     #[serde(skip)]
     pub deleted_by: Option<Step>,
     /// The import path searched, in order.
@@ -225,12 +226,20 @@ pub(crate) fn check(cx: &CheckCtx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let top = module.split('.').next().unwrap_or(&module).to_string();
-            let deleted_by = facts
+            // The layer that deleted the package, or the module's own
+            // source file (`find -name '*.py' -delete`).
+            let source = module.replace('.', "/");
+            let (top, deleted_by) = facts
                 .env
                 .site_dirs
                 .iter()
-                .find_map(|s| cx.removed_by(&format!("{s}/{top}")))
-                .map(|l| cx.step(l));
+                .find_map(|s| {
+                    let src = format!("{s}/{source}.py");
+                    cx.removed_by(&format!("{s}/{top}"))
+                        .map(|l| (top.clone(), l))
+                        .or_else(|| cx.removed_by(&src).map(|l| (src, l)))
+                })
+                .map_or((top, None), |(what, l)| (what, Some(cx.step(l))));
             out.push(
                 EntryPointModuleMissing {
                     path: l.path.clone(),
