@@ -399,3 +399,83 @@ fn launchers_are_the_launchers_found(t: &Truth) {
         }
     }
 }
+
+/// Proves the layouts' specific verdicts beyond "named or silent": a
+/// stripped extension is a `record-mismatch` *warning* marked
+/// `looks_stripped`; a non-root `USER`'s `--user` launchers are found from
+/// `/etc/passwd` (no `ENV HOME` in the config); the legacy editable's
+/// egg-info in its source dir is its distribution; and a symlinked launcher's
+/// finding says how the user reaches it (`uv tool install`).
+#[test]
+fn layouts_specific_verdicts() {
+    let t = layouts();
+    let (code, report) = t.audit("epforms-so-stripped");
+    assert_eq!(code, 0);
+    let f = &report["findings"][0];
+    assert_eq!(
+        (f["rule"].as_str(), f["severity"].as_str()),
+        (Some("record-mismatch"), Some("warning"))
+    );
+    assert_eq!(f["looks_stripped"], true);
+    assert!(f["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/epforms/_fast.cpython-311-x86_64-linux-gnu.so"));
+    assert!(f["actual_size"].as_u64() < f["expected_size"].as_u64());
+
+    let (_, report) = t.audit("pip-user-app");
+    let launchers: Vec<String> = report_launchers(&report)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        launchers.iter().any(|p| p == "/home/app/.local/bin/flake8"),
+        "{launchers:?}"
+    );
+
+    // The source dir held the metadata: deleting it is named as deleting
+    // the egg-info, by the layer that did it.
+    let (_, report) = t.audit("editable-legacy-src-deleted");
+    let f = &report["findings"][0];
+    assert_eq!(f["rule"], "entry-point-without-metadata");
+    assert_eq!(f["created_by"], "RUN rm -rf /src/hello-legacy-ed");
+    assert!(
+        f["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("`/src/hello-legacy-ed/hello_legacy_ed.egg-info`")),
+        "{f}"
+    );
+
+    let run = imgaudit([Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/images/installers:uv-tool-dist-info-deleted")
+        .to_str()
+        .unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains(
+            "  = note: reached as `/usr/local/bin/flake8` (a symlink to this launcher)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = imgaudit([
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/images/installers:uv-tool-dist-info-deleted")
+            .to_str()
+            .unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let flake8 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/opt/uv/tools/flake8/bin/flake8")
+        .unwrap();
+    assert_eq!(
+        flake8["reached_as"],
+        serde_json::json!(["/usr/local/bin/flake8"])
+    );
+}
