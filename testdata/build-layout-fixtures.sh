@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the COMMITTED "more layouts" fixtures of imgaudit (issue 11, second part):
 # editable installs (PEP 660 finder, legacy .egg-link), entry-point forms, virtualenv,
-# pdm, pip --break-system-packages, a non-root USER's --user site, a healthy
+# pdm, hatch, pip --break-system-packages, a non-root USER's --user site, a healthy
 # `uv venv --relocatable`, and the slimming variants (*.py deleted with .pyc kept,
 # strip of .so files, *.egg-info deleted, tests/ deleted).
 #
@@ -213,20 +213,21 @@ EOF
 # status and file lists extended, merged /usr kept): coreutils for the relocatable
 # launchers' dirname/realpath, with the libraries it links.
 LAYOUT_DEBS=(coreutils libacl1 libattr1 libselinux1 libpcre2-8-0 libgmp10)
-s_coreutils() {
-  local s="$WORK/stage-coreutils" p x
+debs_into() {   # ROOTFS PKG...
+  local root=$1 s="$WORK/stage-debs" p x; shift
   mkdir -p "$WORK/debs"
-  for p in "${LAYOUT_DEBS[@]}"; do
+  for p in "$@"; do
     ls "$WORK/debs/${p}_"*.deb >/dev/null 2>&1 || ( cd "$WORK/debs" && apt-get download -qq "$p" )
   done
   rm -rf "$s"; mkdir -p "$s"
-  cp -a "$R/var" "$s/"                             # dpkg database to extend
-  extract_debs "$s" "${LAYOUT_DEBS[@]}"
+  cp -a "$root/var" "$s/"                          # dpkg database to extend
+  extract_debs "$s" "$@"
   merge_usr "$s"
   for x in bin sbin lib lib64; do rmdir "$s/$x" 2>/dev/null || true; done
-  cp -a "$s/." "$R/"
+  cp -a "$s/." "$root/"
   rm -rf "$s"
 }
+s_coreutils() { debs_into "$R" "${LAYOUT_DEBS[@]}"; }
 I_UV_RELOC_OK="$UV venv --relocatable /opt/venv --python /usr/bin/python3.11 && VIRTUAL_ENV=/opt/venv $UV pip install flake8==7.1.1"
 s_uv_reloc_ok() { uv_in_image "$I_UV_RELOC_OK"; }
 
@@ -353,6 +354,58 @@ build_pdm_builder() {
 s_pdm_app() { build_pdm_builder; cp -a "$PDM_BUILDER/rootfs/app" "$R/app"; rm -rf "$R/app/.pdm-build"; }
 s_pdm_venv_only() { build_pdm_builder; mkdir -p "$R/app"; cp -a "$PDM_BUILDER/rootfs/app/.venv" "$R/app/.venv"; }
 
+# hatch, in a builder with network: `hatch env create` with the default environment
+# in-project (`path = ".venv"`) and uv as its installer (no pip seeded: hatch's own
+# option); the project installed in development mode (hatchling's editable `.pth`).
+HATCH_VERSION=1.18.2
+HATCH_BUILDER="$WORK/hatch-builder"
+write_hatch_project() {
+  local d="$1/app"
+  mkdir -p "$d/src/hello_hatch"
+  cat > "$d/pyproject.toml" <<'EOF'
+[project]
+name = "hello-hatch"
+version = "1.0"
+description = "imgaudit fixture: a hatch project with a console script"
+requires-python = ">=3.11"
+dependencies = ["pyflakes==3.2.0"]
+
+[project.scripts]
+hello-hatch = "hello_hatch.cli:main"
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[tool.hatch.envs.default]
+path = ".venv"
+installer = "uv"
+EOF
+  echo '"""imgaudit fixture package."""' > "$d/src/hello_hatch/__init__.py"
+  sed -e 's/hello-uv/hello-hatch/' "$WORK/src/hello-uv/src/hello_uv/cli.py" > "$d/src/hello_hatch/cli.py"
+}
+build_hatch_builder() {
+  [ -f "$HATCH_BUILDER/.done" ] && return
+  log "hatch builder: pip install hatch==$HATCH_VERSION; hatch env create"
+  safe_rm "$HATCH_BUILDER"
+  umoci unpack --image "$OCI:base" "$HATCH_BUILDER" >/dev/null
+  local r="$HATCH_BUILDER/rootfs"
+  mkdir -p "$r/dev" "$r/proc" "$r/tmp/wheels"
+  mount --bind /dev "$r/dev"; MOUNTS+=("$r/dev")
+  mount -t proc proc "$r/proc"; MOUNTS+=("$r/proc")
+  mount --bind "$WORK/wheels" "$r/tmp/wheels"; MOUNTS+=("$r/tmp/wheels")
+  debs_into "$r" libgcc-s1       # the uv binary hatch runs links libgcc_s
+  write_hatch_project "$r"
+  find "$r/app" -exec touch -d "@$SOURCE_DATE_EPOCH" {} +
+  net_in "$r" "python3 -m venv --without-pip /opt/hatch && /opt/hatch/bin/python $PIP_WHEEL/pip install -q hatch==$HATCH_VERSION && cd /app && HATCH_DATA_DIR=/tmp/hatch-data HATCH_CACHE_DIR=/tmp/hatch-cache UV_CACHE_DIR=/tmp/uv-cache /opt/hatch/bin/hatch env create"
+  net_in "$r" "/opt/hatch/bin/python $PIP_WHEEL/pip freeze --path /opt/hatch/lib/python3.11/site-packages" > "$WORK/hatch-freeze.txt"
+  find "$r/app" -name __pycache__ -prune -exec rm -rf {} +
+  cleanup
+  touch "$HATCH_BUILDER/.done"
+}
+s_hatch_app() { build_hatch_builder; cp -a "$HATCH_BUILDER/rootfs/app" "$R/app"; }
+s_hatch_venv_only() { build_hatch_builder; mkdir -p "$R/app"; cp -a "$HATCH_BUILDER/rootfs/app/.venv" "$R/app/.venv"; }
+
 build_layout_scenarios() {
   write_uv_project
   write_epforms
@@ -403,6 +456,13 @@ build_layout_scenarios() {
     step base pdm-venv-only "COPY --from=builder /app/.venv /app/.venv # builder as for pdm" s_pdm_venv_only
     venv_config pdm-venv-only /app/.venv /app/.venv/bin/hello-pdm --help
   fi
+  # 10. hatch: the whole /app, and only its .venv
+  if [ "${SKIP_HATCH:-0}" != 1 ]; then
+    step base hatch "COPY --from=builder /app /app # builder: pip install hatch==$HATCH_VERSION; COPY . /app; hatch env create" s_hatch_app
+    venv_config hatch /app/.venv /app/.venv/bin/hello-hatch --help
+    step base hatch-venv-only "COPY --from=builder /app/.venv /app/.venv # builder as for hatch" s_hatch_venv_only
+    venv_config hatch-venv-only /app/.venv /app/.venv/bin/hello-hatch --help
+  fi
   build_layout_scenarios_names
 }
 build_layout_scenarios_names() {
@@ -413,6 +473,7 @@ build_layout_scenarios_names() {
     editable-legacy editable-legacy-src-deleted egg-info-deleted
     virtualenv)
   if [ "${SKIP_PDM:-0}" != 1 ]; then SCENARIOS+=(pdm pdm-venv-only); fi
+  if [ "${SKIP_HATCH:-0}" != 1 ]; then SCENARIOS+=(hatch hatch-venv-only); fi
 }
 
 write_layout_build_info() {
@@ -431,7 +492,8 @@ info = {"created": created, "base": "tag `base` of testdata/images/oci (same blo
                   "epforms wheel": "built on the host by `pip wheel` with " + host_py,
                   "strip": strip_v,
                   "virtualenv (builder stage, pip freeze)": freeze("virtualenv"),
-                  "pdm (builder stage, pip freeze)": freeze("pdm")},
+                  "pdm (builder stage, pip freeze)": freeze("pdm"),
+                  "hatch (builder stage, pip freeze)": freeze("hatch")},
         "umoci": umoci_v, "skopeo": skopeo_v, "tags": ["base"] + tags}
 with open(out, "w") as fh:
     json.dump(info, fh, indent=2); fh.write("\n")

@@ -211,7 +211,7 @@ fn installers_every_runtime_failure_is_named() {
 /// As [`installers_every_runtime_failure_is_named`], on the second set.
 #[test]
 fn layouts_every_runtime_failure_is_named() {
-    every_runtime_failure_is_named(&layouts(), 16, 5);
+    every_runtime_failure_is_named(&layouts(), 20, 7);
 }
 
 fn every_runtime_failure_is_named(t: &Truth, min_tags: usize, min_failing: usize) {
@@ -315,6 +315,8 @@ fn layouts_healthy_layouts_are_silent() {
         "editable-finder",
         "editable-legacy",
         "virtualenv",
+        "pdm",
+        "hatch",
     ] {
         assert!(
             healthy.iter().any(|t| t == expected),
