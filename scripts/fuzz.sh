@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
-# Each run starts from fuzz/corpus/<target>/ (the committed seeds plus
-# whatever earlier runs added; new inputs are written there, untracked) and
+# Each run starts from fuzz/corpus/<target>/ (the committed seeds, r10-*
+# crash inputs and cmin-* minimized corpus of the long runs, plus whatever
+# earlier runs added; new inputs are written there, untracked) and
 # is bounded in memory (-rss_limit_mb) and per input (-timeout), so an
 # input that makes imgaudit grow without bound or hang is a finding too.
 # Exits non-zero when any target crashed; the crashing input is under
