@@ -70,6 +70,31 @@ launch() { # NAME PORT
   wait_up "$2" "$1"
 }
 
+# Test registries this state dir did not start (another checkout of imgaudit, or one
+# whose directory was deleted while they ran) hold our ports with another CA, other
+# credentials files and another access log: every registry test would then fail
+# obscurely (x509 "unknown authority", "no access log"). Stop them; ours start next.
+stop_foreign() {
+  # Ours are the processes our pid files name (a checkout deleted and cloned again
+  # at the same path has the same paths but no pid files: not ours).
+  local pid cmd stopped=0 ours=" "
+  for f in "$DIR"/*/pid "$DIR"/token/token-server.pid; do
+    [ -f "$f" ] && ours+="$(cat "$f") "
+  done
+  for pid in $(pgrep -f 'docker-registry serve .*/(plain|tls|token)/config\.yml|tests/registry/token_server\.py' || true); do
+    [[ $ours == *" $pid "* ]] && continue
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    echo "registry.sh: stopping a test registry this state dir did not start: $cmd" >&2
+    kill "$pid" 2>/dev/null || true; stopped=1
+  done
+  if [ "$stopped" = 1 ]; then
+    for _ in $(seq 1 50); do
+      port_open 5000 || port_open 5001 || port_open 5002 || port_open 5003 || break
+      sleep 0.1
+    done
+  fi
+}
+
 start() {
   command -v "$BIN" >/dev/null || { echo "registry.sh: $BIN missing (apt-get install docker-registry)" >&2; exit 1; }
   mkdir -p "$DIR"
@@ -115,6 +140,7 @@ auth:
     (service docker-registry stop || pkill -f "docker-registry serve /etc/docker/registry/config.yml") >/dev/null 2>&1 || true
     sleep 1
   fi
+  stop_foreign
   launch plain 5000
   launch tls 5001
   launch token 5002
