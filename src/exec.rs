@@ -51,9 +51,8 @@ const PASSWD_MAX: usize = 4 << 20;
 /// The home field of `user` (a name, or a uid when all digits; root's
 /// entry for uid 0 when it is named otherwise) in passwd(5) text.
 fn passwd_home(passwd: &[u8], user: &str) -> Option<String> {
-    let by_uid = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
     let user = if user == "root" { "0" } else { user };
-    let by_uid = by_uid || user == "0";
+    let by_uid = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
     String::from_utf8_lossy(passwd).lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 6 || line.starts_with('#') {

@@ -69,27 +69,15 @@ pub(crate) struct RecordMismatch {
 
 impl From<RecordMismatch> for Finding {
     fn from(d: RecordMismatch) -> Finding {
-        if d.looks_stripped {
-            return Finding::new(
-                Code::RecordMismatch,
-                &d.path,
-                format!(
-                    "`{}` is {} bytes but `{}`'s RECORD says {}: it was stripped after install (still a loadable ELF object)",
-                    d.path,
-                    d.actual_size,
-                    d.distribution,
-                    d.expected_size.unwrap_or(0)
-                ),
+        let message = if d.looks_stripped {
+            format!(
+                "`{}` is {} bytes but `{}`'s RECORD says {}: it was stripped after install (still a loadable ELF object)",
+                d.path,
+                d.actual_size,
+                d.distribution,
+                d.expected_size.unwrap_or(0)
             )
-            .with_severity(crate::diag::Severity::Warning)
-            .env(&d.env)
-            .fields(&d)
-            .note(format!("changed by {}", d.step.label()))
-            .note("a stripped shared object loads and runs as before; only RECORD no longer verifies it")
-            .at(Some(&d.step))
-            .hint("strip when building the wheel (its RECORD then matches), or accept it with an `[[ignore]]` and a reason");
-        }
-        let message = if d.size_differs {
+        } else if d.size_differs {
             format!(
                 "`{}` is {} bytes but `{}`'s RECORD says {}: it was changed after install",
                 d.path,
@@ -103,12 +91,19 @@ impl From<RecordMismatch> for Finding {
                 d.path, d.distribution
             )
         };
-        Finding::new(Code::RecordMismatch, &d.path, message)
+        let mut f = Finding::new(Code::RecordMismatch, &d.path, message)
             .env(&d.env)
             .fields(&d)
-            .note(format!("changed by {}", d.step.label()))
-            .at(Some(&d.step))
-            .hint("patch the source and reinstall, or accept it with an `[[ignore]]` and a reason")
+            .note(format!("changed by {}", d.step.label()));
+        let hint = if d.looks_stripped {
+            f = f
+                .with_severity(crate::diag::Severity::Warning)
+                .note("a stripped shared object loads and runs as before; only RECORD no longer verifies it");
+            "strip when building the wheel (its RECORD then matches), or accept it with an `[[ignore]]` and a reason"
+        } else {
+            "patch the source and reinstall, or accept it with an `[[ignore]]` and a reason"
+        };
+        f.at(Some(&d.step)).hint(hint)
     }
 }
 
