@@ -90,9 +90,12 @@ upper = tar([
 put("layer", "plain", b"\x00" + base)
 put("layer", "gzip", b"\x01" + base)
 put("layer", "whiteouts", b"\x02" + upper)
-put("layer", "gzip-file", b"\x00" + gzip.compress(upper))
+put("layer", "gzip-file", b"\x00" + gzip.compress(upper, mtime=0))
 put("overlay", "two", base + b"\n--LAYER--\n" + upper)
 put("overlay", "three", base + b"\n--LAYER--\n" + upper + b"\n--LAYER--\n" + tar([("usr/bin", "file", b"")]))
+# The whole audit takes the overlay's input (its runs also read the overlay corpus).
+put("audit", "two", base + b"\n--LAYER--\n" + upper)
+put("audit", "three", base + b"\n--LAYER--\n" + upper + b"\n--LAYER--\n" + tar([("usr/bin", "file", b"")]))
 
 # Image layouts: config, layer and manifest are blobs named by digest.
 def digest(b):
@@ -133,3 +136,147 @@ nested = json.dumps({
                    "digest": digest(index), "size": len(index)}],
 }).encode()
 put("source", "nested-index", b"\x01" + nested + SEP + index + SEP + manifest + SEP + config + SEP + layer)
+
+
+# ELF files as the loader sees them: generated, small (a few hundred bytes)
+# so the fuzzer mutates the structures, not padding. Both classes, both byte
+# orders, an executable with PT_INTERP, a static one (no PT_DYNAMIC), and a
+# patchelf-style file whose .dynstr sits after .dynamic in a second PT_LOAD.
+import struct
+
+
+def elf(c64=True, le=True, machine=62, etype=3, interp=None, needed=(), soname=None,
+        rpath=None, runpath=None, patchelf=False, dynamic=True):
+    e = "<" if le else ">"
+    ehsize, phsz, dynent = (64, 56, 16) if c64 else (52, 32, 8)
+    strs, offs = b"\0", {}
+    for s in [*needed, soname, rpath, runpath]:
+        if s and s not in offs:
+            offs[s] = len(strs)
+            strs += s.encode() + b"\0"
+    dyn = [(1, offs[n]) for n in needed]
+    dyn += [(t, offs[s]) for t, s in ((14, soname), (15, rpath), (29, runpath)) if s]
+    nph = 1 + (1 if interp else 0) + (1 if patchelf else 0) + (1 if dynamic else 0)
+    pos = ehsize + nph * phsz
+    interp_b = interp.encode() + b"\0" if interp else b""
+    interp_off = pos
+    pos += len(interp_b)
+    ndyn = len(dyn) + 3
+    if not patchelf:
+        str_off = pos
+        pos = (pos + len(strs) + 7) & ~7
+        dyn_off = pos
+        pos += ndyn * dynent
+        load1 = pos
+    else:
+        pos = (pos + 7) & ~7
+        dyn_off = pos
+        pos += ndyn * dynent
+        load1 = pos
+        pos += 40  # other sections between
+        str_off = pos
+        pos += len(strs)
+    second = 0x100000  # patchelf maps the appended strings at a new address
+    strtab = str_off + (second if patchelf else 0)
+    dyn += [(5, strtab), (10, len(strs)), (0, 0)]
+    out = bytearray(pos)
+    ident = b"\x7fELF" + bytes([2 if c64 else 1, 1 if le else 2, 1, 0]) + b"\0" * 8
+    hdr = (etype, machine, 1, 0, ehsize, 0, 0, ehsize, phsz, nph, 64 if c64 else 40, 0, 0)
+    out[:ehsize] = ident + struct.pack(e + ("HHIQQQIHHHHHH" if c64 else "HHIIIIIHHHHHH"), *hdr)
+    ph = []
+    if interp:
+        ph.append((3, 4, interp_off, interp_off, len(interp_b), 4))
+    ph.append((1, 5, 0, 0, load1, 4096))
+    if patchelf:
+        ph.append((1, 4, str_off, str_off + second, len(strs), 4096))
+    if dynamic:
+        ph.append((2, 6, dyn_off, dyn_off, ndyn * dynent, 8))
+    at = ehsize
+    for typ, flags, off, vaddr, size, align in ph:
+        if c64:
+            b = struct.pack(e + "IIQQQQQQ", typ, flags, off, vaddr, vaddr, size, size, align)
+        else:
+            b = struct.pack(e + "IIIIIIII", typ, off, vaddr, vaddr, size, size, flags, align)
+        out[at:at + phsz] = b
+        at += phsz
+    out[interp_off:interp_off + len(interp_b)] = interp_b
+    out[str_off:str_off + len(strs)] = strs
+    if dynamic:
+        for i, (tag, val) in enumerate(dyn):
+            out[dyn_off + i * dynent:dyn_off + (i + 1) * dynent] = struct.pack(
+                e + ("qQ" if c64 else "iI"), tag, val)
+    return bytes(out)
+
+
+# The first two bytes pick the chunk sizes the stream is fed in.
+for name, chunks, f in [
+    ("dso-x86_64", b"\x00\x40", elf(needed=("libm.so.6", "libc.so.6"), soname="libfoo.so.1",
+                                    runpath="$ORIGIN/../lib")),
+    ("exec-x86_64", b"\x10\x00", elf(etype=2, interp="/lib64/ld-linux-x86-64.so.2",
+                                     needed=("libpython3.11.so.1.0", "libc.so.6"), rpath="/opt/lib")),
+    ("patchelf-aarch64", b"\x00\x07", elf(machine=183, needed=("libgfortran-040039e1.so.5.0.0",),
+                                          runpath="$ORIGIN/../numpy.libs", patchelf=True)),
+    ("exec-i386", b"\x00\x01", elf(c64=False, machine=3, etype=2, interp="/lib/ld-linux.so.2",
+                                   needed=("libc.so.6",))),
+    ("dso-s390x-be", b"\x01\x00", elf(le=False, machine=22, needed=("libz.so.1",), soname="libx.so")),
+    ("static", b"\x00\x10", elf(etype=2, dynamic=False)),
+]:
+    put("elf", name, chunks + f)
+
+
+# /etc/ld.so.cache as ldconfig writes it (glibc sysdeps/generic/dl-cache.h).
+def ldcache(entries, old=False, new=True):
+    """entries: (flags, soname, path)."""
+    out = b""
+    if old:
+        strs, offs = b"", []
+        for _, n, p in entries:
+            offs.append((len(strs), len(strs) + len(n) + 1))
+            strs += n.encode() + b"\0" + p.encode() + b"\0"
+        nold = 0 if new else len(entries)
+        out = b"ld.so-1.7.0\0" + struct.pack("<I", nold)
+        if not new:
+            for (fl, _, _), (k, v) in zip(entries, offs):
+                out += struct.pack("<iII", fl, k, v)
+            return out + strs
+        out += b"\0" * ((-len(out)) % 8)
+    hdr_len, ent = 48, 24
+    strs_at = hdr_len + ent * len(entries)
+    strs, table = b"", b""
+    for fl, n, p in entries:
+        k = strs_at + len(strs)
+        strs += n.encode() + b"\0"
+        v = strs_at + len(strs)
+        strs += p.encode() + b"\0"
+        table += struct.pack("<iIIIQ", fl, k, v, 0, 0)
+    hdr = b"glibc-ld.so.cache1.1" + struct.pack("<IIB3xIIII", len(entries), len(strs), 2, 0, 0, 0, 0)
+    assert len(hdr) == hdr_len, len(hdr)
+    return out + hdr + table + strs
+
+
+libs = [(0x0303, "libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"),
+        (0x0303, "libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"),
+        (0x0003, "libc.so.6", "/lib/i386-linux-gnu/libc.so.6"),
+        (0x0a03, "libssl.so.3", "/usr/lib/aarch64-linux-gnu/libssl.so.3"),
+        (1, "libold.so.1", "/usr/lib/libold.so.1")]
+put("ldcache", "new", ldcache(libs))
+put("ldcache", "old-then-new", ldcache(libs, old=True))
+put("ldcache", "old-only", ldcache(libs, old=True, new=False))
+
+
+# WWW-Authenticate values and references, one per line (registry target).
+put("registry", "challenges", "\n".join([
+    'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/python:pull"',
+    'Basic realm="Registry Realm"',
+    'Basic realm="x, y", Bearer realm=https://r/t,error="invalid_token"',
+    'Bearer realm="https://127.0.0.1:5003/token",service="test",scope="repository:a/b:pull,push"',
+]).encode())
+put("registry", "references", "\n".join([
+    "registry:127.0.0.1:5000/team/app:1.2",
+    "docker://ghcr.io/org/img@sha256:" + "ab" * 32,
+    "localhost/x",
+    "python:3.11-slim",
+    "index.docker.io/library/python:latest",
+    "quay.io/a/b/c:tag@sha256:" + "0f" * 32,
+    "[::1]:5000/app",
+]).encode())

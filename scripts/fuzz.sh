@@ -35,8 +35,12 @@ cargo +nightly fuzz build
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t"
+    # `audit` takes the overlay's input: it starts from that corpus too (new
+    # inputs go to the first directory, its own).
+    corpora=("fuzz/corpus/$t")
+    [ "$t" = audit ] && corpora+=(fuzz/corpus/overlay)
     echo "== $t: ${seconds}s"
-    if ! cargo +nightly fuzz run "$t" -- \
+    if ! cargo +nightly fuzz run "$t" "${corpora[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
         -print_final_stats=1 2>&1 | tail -n 60; then
         failed+=("$t")

@@ -77,8 +77,9 @@ pub struct ElfFacts {
     pub rpath: Option<String>,
     /// `DT_RUNPATH`.
     pub runpath: Option<String>,
-    /// Every string the dynamic section names was read. When false, some
-    /// `needed` entries (or a search path) are missing from these facts.
+    /// Every string the loader reads (`PT_INTERP` and the names the dynamic
+    /// section points at) was read. When false, the interpreter, some
+    /// `needed` entries or a search path are missing from these facts.
     pub complete: bool,
 }
 
@@ -143,8 +144,12 @@ impl Sparse {
     }
 
     fn has(&self, r: &Range<u64>) -> bool {
-        self.slice_from(r.start)
-            .is_some_and(|s| s.len() as u64 >= r.end - r.start)
+        // An empty range (a `PT_DYNAMIC` of size 0) is always at hand: asked
+        // for, it would be asked for again forever.
+        r.start >= r.end
+            || self
+                .slice_from(r.start)
+                .is_some_and(|s| s.len() as u64 >= r.end - r.start)
     }
 }
 
@@ -216,6 +221,28 @@ fn step(s: &Sparse, last: bool, layout: &mut Layout) -> Step {
     }
 }
 
+/// The NUL-terminated string at the start of `r`, clipped to the file:
+/// `Ok(Some)` when read, `Ok(None)` when it can never be (the whole range is
+/// kept and holds no NUL, or it lies past the end of the file), `Err` with
+/// the range still to read.
+///
+/// Why `Ok(None)` matters: a range that was read and still holds no string
+/// must not be asked for again, or the stream, which reads until nothing
+/// more is needed, would ask for it forever (found by the `elf` fuzz target:
+/// a `PT_INTERP` whose NUL lies past its `p_filesz`; the kernel refuses such
+/// a file too).
+fn string_in(s: &Sparse, r: Range<u64>) -> Result<Option<String>, Range<u64>> {
+    let r = r.start..r.end.min(s.size);
+    if r.start >= r.end {
+        return Ok(None);
+    }
+    match s.read_bytes_at_until(r.clone(), 0) {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(b).into_owned())),
+        Err(()) if s.has(&r) => Ok(None),
+        Err(()) => Err(r),
+    }
+}
+
 fn need_or_give_up(ranges: Vec<Range<u64>>, last: bool) -> Step {
     if last {
         Step::Done(None)
@@ -280,15 +307,21 @@ fn step_as<Elf: FileHeader<Endian = Endianness>>(
         }
     }
     let mut need = Vec::new();
+    // A string the loader needs that could not be read (yet): the interpreter
+    // counts, as the dynamic names do (found by the `elf` fuzz target: a
+    // `PT_INTERP` the stream had passed left a "complete" file without it).
+    let mut missing = false;
     if let Some(r) = interp {
-        let r = r.start..r.end.min(r.start + MAX_STRING);
-        match s.read_bytes_at_until(r.clone(), 0) {
-            Ok(b) => facts.interp = Some(String::from_utf8_lossy(b).into_owned()),
-            Err(()) => need.push(r),
+        match string_in(s, r.start..r.end.min(r.start.saturating_add(MAX_STRING))) {
+            Ok(v) => facts.interp = v,
+            Err(r) => {
+                missing = true;
+                need.push(r);
+            }
         }
     }
     let Some((ph, range)) = dynamic else {
-        facts.complete = need.is_empty() || last;
+        facts.complete = !missing;
         return if need.is_empty() || last {
             Step::Done(Some(facts))
         } else {
@@ -331,10 +364,9 @@ fn step_as<Elf: FileHeader<Endian = Endianness>>(
         })
     });
     let (Some(base), Some(size)) = (strtab_off, strsz) else {
-        facts.complete = strings.is_empty();
+        facts.complete = strings.is_empty() && !missing;
         return Step::Done(Some(facts));
     };
-    let mut missing = false;
     for (tag, off) in strings {
         if off >= size {
             missing = true;
@@ -342,17 +374,15 @@ fn step_as<Elf: FileHeader<Endian = Endianness>>(
         }
         let r =
             base.saturating_add(off)..base.saturating_add(size.min(off.saturating_add(MAX_STRING)));
-        match s.read_bytes_at_until(r.clone(), 0) {
-            Ok(b) => {
-                let v = String::from_utf8_lossy(b).into_owned();
-                match tag {
-                    elf::DT_NEEDED => facts.needed.push(v),
-                    elf::DT_SONAME => facts.soname = Some(v),
-                    elf::DT_RPATH => facts.rpath = Some(v),
-                    _ => facts.runpath = Some(v),
-                }
-            }
-            Err(()) => {
+        match string_in(s, r) {
+            Ok(Some(v)) => match tag {
+                elf::DT_NEEDED => facts.needed.push(v),
+                elf::DT_SONAME => facts.soname = Some(v),
+                elf::DT_RPATH => facts.rpath = Some(v),
+                _ => facts.runpath = Some(v),
+            },
+            Ok(None) => missing = true,
+            Err(r) => {
                 missing = true;
                 need.push(r);
             }
@@ -505,8 +535,13 @@ impl ElfStream {
                 Step::Need(ranges) => {
                     // Ranges that began before this chunk went by: only the
                     // candidate strings can answer them (at `finish`).
+                    // A range already kept is never asked for again: each
+                    // turn of this loop then completes a new range, so it ends.
                     for r in ranges {
-                        if r.start >= start && !self.pending.iter().any(|(p, _)| *p == r) {
+                        if r.start >= start
+                            && !self.s.has(&r)
+                            && !self.pending.iter().any(|(p, _)| *p == r)
+                        {
                             self.pending.push((r, Vec::new()));
                         }
                     }
@@ -692,6 +727,51 @@ mod tests {
             // name cut so that it no longer looks like one) says so.
             if let Some(f) = st.finish().filter(|f| f.complete) {
                 assert_eq!(Some(f), whole, "byte {at}");
+            }
+        }
+    }
+
+    /// Found by the `elf` fuzz target (issue 10): a `PT_INTERP` whose NUL
+    /// lies past its `p_filesz` made the stream ask for the same range
+    /// forever. Both ways of reading must end, agree, and read no
+    /// interpreter (the kernel refuses such a file: `binfmt_elf` wants the
+    /// last byte of the segment to be NUL).
+    #[test]
+    fn r10_fuzz_unterminated_interp_ends() {
+        // The fuzz input: two bytes that pick chunk sizes, then the file.
+        let input = include_bytes!("../fuzz/corpus/elf/r10-unterminated-interp");
+        let file = &input[2..];
+        let whole = parse(file).expect("an ELF header");
+        assert_eq!(whole.interp, None, "{whole:?}");
+        for chunk in [1, 17, 4097] {
+            let mut st = ElfStream::new(file.len() as u64);
+            for c in file.chunks(chunk) {
+                st.feed(c);
+            }
+            assert_eq!(st.finish().as_ref(), Some(&whole), "chunk {chunk}");
+        }
+    }
+
+    /// Found by the `elf` fuzz target (issue 10): a `PT_INTERP` that lies
+    /// where the stream had already passed when the program headers were
+    /// known. The stream cannot go back, so it misses the interpreter — and
+    /// must then say its facts are incomplete, not report a file without one.
+    #[test]
+    fn r10_fuzz_passed_interp_is_incomplete() {
+        let input = include_bytes!("../fuzz/corpus/elf/r10-interp-passed");
+        let file = &input[2..];
+        let whole = parse(file).expect("an ELF header");
+        assert!(whole.interp.is_some(), "{whole:?}");
+        for chunk in [1, 7, 64, 4096] {
+            let mut st = ElfStream::new(file.len() as u64);
+            for c in file.chunks(chunk) {
+                st.feed(c);
+            }
+            let part = st.finish().expect("an ELF header");
+            if part.complete {
+                assert_eq!(part, whole, "chunk {chunk}");
+            } else {
+                assert_eq!(part.interp, None, "chunk {chunk}");
             }
         }
     }

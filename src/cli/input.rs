@@ -309,6 +309,18 @@ mod tests {
         ] {
             assert!(!looks_like_registry_reference(p), "{p}");
         }
+        // A compose service `registry` on port 5000, in each spelling, is
+        // read from that host, not from Docker Hub's `5000/app`.
+        for typed in [
+            "registry:5000/app:1",
+            "registry:registry:5000/app:1",
+            "docker://registry:5000/app:1",
+        ] {
+            let input = local_path(typed).unwrap();
+            let rest = crate::registry::reference::strip_scheme(&input).unwrap();
+            let r = crate::registry::Reference::parse(rest).unwrap();
+            assert_eq!(r.to_string(), "registry:5000/app:1", "{typed} → {input}");
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Reference {
                 clip(&repository)
             ));
         }
-        if registry.is_empty() || registry.contains(['@', ' ', '?', '#', '\\']) {
+        if !is_host(&registry) {
             return Err(format!(
                 "`{}`: `{}` is not a registry host",
                 clip(text),
@@ -166,9 +166,21 @@ impl fmt::Display for Reference {
 }
 
 /// The reference part of `registry:REF` or `docker://REF`.
+///
+/// `registry:5000/app` is not the prefix: it is the host `registry` on port
+/// 5000 (a compose service, the common CI spelling), as Docker reads it, so
+/// it is a bare reference. A Docker Hub name whose first component is a
+/// number is spelt `registry:docker.io/5000/app`. Without this rule the
+/// reference `registry:5000/app:1` printed (`Display`) would read back as
+/// Docker Hub's `5000/app` (found by the `registry` fuzz target, issue 10).
 pub fn strip_scheme(text: &str) -> Option<&str> {
-    text.strip_prefix("registry:")
-        .or_else(|| text.strip_prefix("docker://"))
+    if let Some(rest) = text.strip_prefix("registry:") {
+        let port_first = rest
+            .split_once('/')
+            .is_some_and(|(p, _)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        return (!port_first).then_some(rest);
+    }
+    text.strip_prefix("docker://")
 }
 
 /// True when `text` names a registry image by its form alone: a
@@ -188,6 +200,38 @@ pub fn looks_like_registry(text: &str) -> bool {
         && (first.contains('.') || first.contains(':') || first == "localhost")
         && !first.starts_with('.')
         && Reference::parse(text).is_ok()
+}
+
+/// `domain-and-port` of distribution's `reference/regexp.go`: DNS labels
+/// (letters, digits, inner `-`) joined by `.`, or a bracketed IPv6 address,
+/// then an optional `:port`. Anything else (`registry:h:5000`, `h%2f`) would
+/// be printed as a reference that reads back differently, or reach the URL
+/// the client builds (found by the `registry` fuzz target, issue 10).
+fn is_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) if !n.starts_with('[') || n.ends_with(']') => (n, Some(p)),
+        _ => (host, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = match name.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').is_some_and(|a| {
+            !a.is_empty() && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+        }),
+        None => {
+            !name.is_empty()
+                && name.len() <= 255
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                })
+        }
+    };
+    port_ok && name_ok
 }
 
 /// `splitDockerDomain` of distribution's `reference/normalize.go`.
@@ -276,6 +320,27 @@ mod tests {
                 .to_string(),
             "h:5000/a/b:t"
         );
+        // A host named `registry` with a port (a compose service), in every
+        // spelling, and its printed form reads back as itself (found by the
+        // `registry` fuzz target: it read as Docker Hub's `5000/app`).
+        for text in [
+            "registry:5000/app:1",
+            "registry:registry:5000/app:1",
+            "docker://registry:5000/app:1",
+        ] {
+            let r = Reference::parse(text).unwrap();
+            assert_eq!(
+                (r.registry.as_str(), r.repository.as_str()),
+                ("registry:5000", "app"),
+                "{text}"
+            );
+            assert_eq!(Reference::parse(&r.to_string()), Ok(r), "{text}");
+        }
+        assert_eq!(
+            p("registry:docker.io/5000/app").1,
+            "5000/app",
+            "the prefix before a Docker Hub name that starts with a number"
+        );
     }
 
     #[test]
@@ -287,6 +352,15 @@ mod tests {
             "registry:h/a@sha256:xyz",
             "registry:h/a//b",
             "registry:h/a/",
+            // Found by the `registry` fuzz target: a second scheme prefix
+            // left in the host, which printed as another reference.
+            "docker://registry:127.0.0.1:5000/team/app:1.2",
+            "registry:h:5000:1/a",
+            "registry:h%2f.io/a",
+            "registry:-h.io/a",
+            "registry:h..io/a",
+            "registry:[::1/a",
+            "registry:h:/a",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
@@ -295,6 +369,8 @@ mod tests {
     #[test]
     fn only_explicit_hosts_look_like_registries() {
         assert!(looks_like_registry("127.0.0.1:5000/t/app:1"));
+        assert!(looks_like_registry("[::1]:5000/t/app"));
+        assert!(looks_like_registry("Registry.Example.COM/t/app"));
         assert!(looks_like_registry("ghcr.io/o/r"));
         assert!(looks_like_registry("localhost/app"));
         assert!(looks_like_registry("registry:python"));
