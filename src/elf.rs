@@ -105,8 +105,11 @@ impl ElfFacts {
 /// Byte ranges of one file, kept at their offsets: the partial buffer
 /// `object` parses from.
 ///
-/// Each range is stored in `u64` words, so a structure at the start of a
-/// range is aligned as `object`'s zero-copy views require.
+/// Each range is stored in `u64` words, its first byte at the word offset
+/// `start % 8`, so every kept byte's address is congruent to its file offset
+/// modulo 8: a structure aligned in the file (as the gABI has every header
+/// and `Dyn` entry) is aligned as `object`'s zero-copy views require,
+/// whichever range it is read from.
 #[derive(Debug, Default)]
 pub struct Sparse {
     size: u64,
@@ -123,24 +126,31 @@ impl Sparse {
     }
 
     fn insert(&mut self, at: u64, bytes: &[u8]) {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)].into_boxed_slice();
-        as_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        let pad = (at % 8) as usize;
+        let mut words = vec![0u64; (pad + bytes.len()).div_ceil(8)].into_boxed_slice();
+        as_bytes_mut(&mut words)[pad..pad + bytes.len()].copy_from_slice(bytes);
         self.kept += bytes.len();
         self.ranges.insert(at, (words, bytes.len()));
     }
 
     /// The kept bytes from `offset` to the end of the range holding it.
     fn slice_from(&self, offset: u64) -> Option<&[u8]> {
-        // Ranges may nest (a candidate string inside a read range): look at
-        // a few that start at or before `offset`.
-        for (&start, (words, len)) in self.ranges.range(..=offset).rev().take(8) {
-            let end = start + *len as u64;
-            if offset < end {
-                let bytes = &as_bytes(words)[..*len];
-                return Some(&bytes[(offset - start) as usize..]);
-            }
-        }
-        None
+        // Ranges may nest (a candidate string inside a read range) and
+        // overlap (a string read after the program headers that hold its
+        // first byte): of a few that start at or before `offset`, the one
+        // that reaches furthest. The nearest one alone could be the shorter
+        // (found by the `elf` fuzz target: the positioned reads then missed
+        // a `PT_INTERP` the stream read).
+        let (start, words, len) = self
+            .ranges
+            .range(..=offset)
+            .rev()
+            .take(8)
+            .filter(|(&start, (_, len))| offset < start + *len as u64)
+            .max_by_key(|(&start, (_, len))| start + *len as u64)
+            .map(|(&start, (words, len))| (start, words, *len))?;
+        let pad = (start % 8) as usize;
+        Some(&as_bytes(words)[pad + (offset - start) as usize..pad + len])
     }
 
     fn has(&self, r: &Range<u64>) -> bool {
@@ -772,6 +782,36 @@ mod tests {
                 assert_eq!(part, whole, "chunk {chunk}");
             } else {
                 assert_eq!(part.interp, None, "chunk {chunk}");
+            }
+        }
+    }
+
+    /// Found by the `elf` fuzz target (issue 10): a `PT_INTERP` whose
+    /// first byte is the last of the program headers, read in one range with
+    /// a `PT_DYNAMIC` that lies inside the header. The positioned reads
+    /// looked the string up in the program headers' range (the nearest
+    /// start, one byte long) and missed the interpreter the stream read.
+    #[test]
+    fn r10_fuzz_overlapping_ranges_read_the_longest() {
+        let input = include_bytes!("../fuzz/corpus/elf/r10-overlapping-ranges");
+        let file = &input[2..];
+        let whole = parse(file).expect("an ELF header");
+        assert_eq!(whole.interp.as_deref(), Some("("), "{whole:?}");
+        for chunk in [1, 17, 4097] {
+            let mut st = ElfStream::new(file.len() as u64);
+            for c in file.chunks(chunk) {
+                st.feed(c);
+            }
+            // The stream may know less (here: the dynamic section lies in
+            // bytes it passed before the program headers named it), never
+            // something else.
+            let Some(part) = st.finish() else { continue };
+            assert!(
+                part.interp.is_none() || part.interp == whole.interp,
+                "chunk {chunk}"
+            );
+            if part.complete {
+                assert_eq!(part, whole, "chunk {chunk}");
             }
         }
     }
