@@ -21,30 +21,11 @@ use imgaudit::source::{OpenRequest, Platform};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
+#[path = "common.rs"]
+mod common;
+use common::append;
+
 const SEP: &[u8] = b"\n--LAYER--\n";
-
-fn split(mut data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    while out.len() < 3 {
-        match data.windows(SEP.len()).position(|w| w == SEP) {
-            Some(i) => {
-                out.push(&data[..i]);
-                data = &data[i + SEP.len()..];
-            }
-            None => break,
-        }
-    }
-    out.push(data);
-    out
-}
-
-fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o644);
-    header.set_entry_type(tar::EntryType::Regular);
-    builder.append_data(&mut header, name, data).unwrap();
-}
 
 fn archive(layers: &[&[u8]]) -> Vec<u8> {
     let digests: Vec<String> = layers
@@ -83,7 +64,7 @@ fn archive(layers: &[&[u8]]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let layers = split(data);
+    let layers = common::split(data, SEP, 4);
     // One file per fuzzing process, in the temp dir, rewritten each run.
     let path = std::env::temp_dir().join(format!("imgaudit-fuzz-audit-{}.tar", std::process::id()));
     let Ok(mut f) = std::fs::File::create(&path) else {

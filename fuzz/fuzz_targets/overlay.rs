@@ -13,28 +13,16 @@ use imgaudit::source::config::ImageConfig;
 use imgaudit::tree::MergedTree;
 use libfuzzer_sys::fuzz_target;
 
-const SEP: &[u8] = b"\n--LAYER--\n";
+#[path = "common.rs"]
+mod common;
 
-fn split(mut data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    while out.len() < 3 {
-        match data.windows(SEP.len()).position(|w| w == SEP) {
-            Some(i) => {
-                out.push(&data[..i]);
-                data = &data[i + SEP.len()..];
-            }
-            None => break,
-        }
-    }
-    out.push(data);
-    out
-}
+const SEP: &[u8] = b"\n--LAYER--\n";
 
 fuzz_target!(|data: &[u8]| {
     let extractors = Arc::new(imgaudit::python::extractors::extractors());
     let budget = CaptureBudget::new(1 << 20);
     let mut indexes = Vec::new();
-    for (i, layer) in split(data).into_iter().enumerate() {
+    for (i, layer) in common::split(data, SEP, 4).into_iter().enumerate() {
         let opts = ReadOptions {
             name: format!("layer{i}"),
             compression: None,

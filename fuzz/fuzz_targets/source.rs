@@ -17,31 +17,15 @@ use libfuzzer_sys::fuzz_target;
 
 const SEP: &[u8] = b"\n--BLOB--\n";
 
-fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o644);
-    header.set_entry_type(tar::EntryType::Regular);
-    builder.append_data(&mut header, name, data).unwrap();
-}
+#[path = "common.rs"]
+mod common;
+use common::append;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    // Split on the separator (at most 8 parts).
-    let mut parts: Vec<&[u8]> = Vec::new();
-    let mut remaining = rest;
-    while parts.len() < 7 {
-        match remaining.windows(SEP.len()).position(|w| w == SEP) {
-            Some(i) => {
-                parts.push(&remaining[..i]);
-                remaining = &remaining[i + SEP.len()..];
-            }
-            None => break,
-        }
-    }
-    parts.push(remaining);
+    let parts = common::split(rest, SEP, 8);
 
     for p in &parts {
         let _ = ImageConfig::parse(p);
