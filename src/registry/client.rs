@@ -8,7 +8,7 @@
 //! worker threads; an async runtime would buy nothing), ~16 crates measured
 //! against ~66 for `oci-client` and ~47 for `reqwest`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,11 @@ application/vnd.docker.distribution.manifest.v2+json";
 
 /// Largest manifest, config or token response read into memory.
 const MAX_DOCUMENT: u64 = 64 << 20;
+/// The most bytes one listing (a catalog, a tag list) may take over all its
+/// pages: a registry of a million repositories lists them in ~50 MiB.
+const MAX_LISTING: u64 = 256 << 20;
+/// The most pages of one listing (at `n=1000` a page, 100 million names).
+const MAX_PAGES: usize = 100_000;
 /// Resumes of one blob stream before giving up.
 const MAX_RESUMES: u32 = 8;
 
@@ -960,8 +965,13 @@ impl Client {
         mut page: impl FnMut(&[u8]) -> Result<(), String>,
     ) -> Result<(), RegistryError> {
         let mut path = first.to_string();
-        // A registry whose `Link` loops must not keep us forever.
-        for _ in 0..100_000 {
+        // A registry whose `Link` loops (to any page already read, not
+        // only to itself) or never ends must not keep us forever, nor
+        // fill memory: the pages read are remembered, and their bytes are
+        // bounded as a whole, not only one by one.
+        let mut read = HashSet::new();
+        let mut bytes = 0u64;
+        loop {
             let resp = self.request(Method::Get, registry, scope, &path, &[])?;
             let what = format!("{registry}{path}");
             if !resp.status().is_success() {
@@ -973,13 +983,36 @@ impl Client {
             }
             let next = next_link(&resp);
             let body = read_document(resp, &what)?;
-            page(&body).map_err(|why| RegistryError::Invalid { what, why })?;
+            bytes += body.len() as u64;
+            if bytes > MAX_LISTING || read.len() >= MAX_PAGES {
+                return Err(RegistryError::Invalid {
+                    what,
+                    why: format!(
+                        "the listing goes on past {} pages or {} MiB",
+                        MAX_PAGES,
+                        MAX_LISTING >> 20
+                    ),
+                });
+            }
+            page(&body).map_err(|why| RegistryError::Invalid {
+                what: what.clone(),
+                why,
+            })?;
+            read.insert(std::mem::take(&mut path));
             match next {
-                Some(n) if n != path => path = n,
-                _ => return Ok(()),
+                Some(n) if read.contains(&n) => {
+                    return Err(RegistryError::Invalid {
+                        what,
+                        why: format!(
+                            "its `Link` header points back to `{}`, a page already read",
+                            crate::escape::for_terminal(&n, crate::escape::MAX_VALUE)
+                        ),
+                    })
+                }
+                Some(n) => path = n,
+                None => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// The descriptor of a manifest, by `HEAD` (no body downloaded).

@@ -56,14 +56,7 @@ impl Reference {
             None => (name_tag, None),
         };
         if let Some(t) = tag {
-            let ok = !t.is_empty()
-                && t.len() <= 128
-                && t.bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-            if !ok {
+            if !is_tag(t) {
                 return Err(format!(
                     "`{}`: `{}` is not a valid tag",
                     clip(text),
@@ -72,18 +65,7 @@ impl Reference {
             }
         }
         let (registry, repository) = split_domain(name);
-        let repo_ok = !repository.is_empty()
-            && repository.split('/').all(|c| {
-                !c.is_empty()
-                    && c.bytes().all(|b| {
-                        b.is_ascii_lowercase()
-                            || b.is_ascii_digit()
-                            || matches!(b, b'.' | b'_' | b'-')
-                    })
-                    && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                    && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-            });
-        if !repo_ok {
+        if !is_repository(&repository) {
             return Err(format!(
                 "`{}`: `{}` is not a valid repository name (lower-case letters, digits, `._-` and `/`)",
                 clip(text),
@@ -130,6 +112,37 @@ impl Reference {
             ..self.clone()
         }
     }
+}
+
+/// True when `tag` is a tag by the reference grammar: `[\w][\w.-]{0,127}`.
+/// A registry's tag list is checked with it too: a listed "tag" that is not
+/// one cannot be named in a reference, so no plan may carry it.
+pub fn is_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// True when `name` is a repository path: `/`-separated components of
+/// lower-case letters, digits and `._-`, each starting and ending with a
+/// letter or digit (the grammar's `path-component`, its separators
+/// loosened). A registry's catalog is checked with it too.
+pub fn is_repository(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 4096
+        && name.split('/').all(|c| {
+            !c.is_empty()
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
+                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// True when `text` is a digest, `<alg>:<hex>` (`sha256:…`), not a name:

@@ -33,6 +33,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{PlanEntry, ScanError};
+use crate::escape::{for_terminal, MAX_VALUE};
+use crate::registry::reference::{is_repository, is_tag};
 
 /// A manifest as a `HEAD` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,15 +231,30 @@ const REQUESTS_IN_FLIGHT: usize = 16;
 
 fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, ScanError> {
     let host = opts.target.host.as_str();
-    let mut repos: Vec<String> = registry
+    let mut out = Planned::default();
+    // A listed name that the reference grammar refuses cannot be named in
+    // a reference: no shard could read it back as the image planned, and
+    // it would be pasted into request paths (`../`, `?`, `#`) unchecked.
+    let mut repos = Vec::new();
+    for r in registry
         .catalog(host)
         .map_err(|message| ScanError::Registry {
             host: host.to_string(),
             message,
         })?
-        .into_iter()
-        .filter(|r| opts.wants_repo(r))
-        .collect();
+    {
+        if !opts.wants_repo(&r) {
+            continue;
+        }
+        if is_repository(&r) {
+            repos.push(r);
+        } else {
+            out.warnings.push(format!(
+                "repository `{}` skipped: not a repository name (lower-case letters, digits, `._-` and `/`)",
+                for_terminal(&r, MAX_VALUE)
+            ));
+        }
+    }
     repos.sort();
     repos.dedup();
 
@@ -256,7 +273,20 @@ fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, 
                     )
                 }
             };
-            tags.retain(|t| opts.tags.matches(t));
+            let mut warnings = Vec::new();
+            tags.retain(|t| {
+                if !opts.tags.matches(t) {
+                    return false;
+                }
+                let ok = is_tag(t);
+                if !ok {
+                    warnings.push(format!(
+                        "`{host}/{repo}`: tag `{}` skipped: not a tag (letters, digits, `_.-`, at most 128)",
+                        for_terminal(t, MAX_VALUE)
+                    ));
+                }
+                ok
+            });
             tags.sort();
             tags.dedup();
             let results: Vec<Result<(String, String, Descriptor), String>> = tags
@@ -269,7 +299,6 @@ fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, 
                 })
                 .collect();
             let mut found = Vec::new();
-            let mut warnings = Vec::new();
             for r in results {
                 match r {
                     Ok(t) => found.push(t),
@@ -279,7 +308,6 @@ fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, 
             (found, warnings)
         })
         .collect();
-    let mut out = Planned::default();
     let mut tagged = Vec::new();
     for (found, warnings) in heads {
         tagged.extend(found);
@@ -638,6 +666,72 @@ mod tests {
             .map(|e| e.reference.as_str())
             .collect();
         assert_eq!(got, ["localhost:5000/team/app:latest"]);
+    }
+
+    /// A registry whose listings carry names the reference grammar refuses:
+    /// `Layout` panics when asked for a repository it does not hold, so the
+    /// plan must never ask for these (nor plan, nor paste them into a path).
+    struct Lying(Layout);
+
+    const BAD_REPOS: [&str; 5] = [
+        "team/../../v2/_catalog",
+        "team/App",
+        "team/app?n=1",
+        "team/a b",
+        "team/x\u{1b}]0;owned\u{7}",
+    ];
+    const BAD_TAGS: [&str; 4] = ["../1.0", "-rc", "a:b", "x\ny"];
+
+    impl Registry for Lying {
+        fn catalog(&self, h: &str) -> Result<Vec<String>, String> {
+            let mut c = self.0.catalog(h)?;
+            c.extend(BAD_REPOS.iter().map(|r| r.to_string()));
+            Ok(c)
+        }
+        fn tags(&self, h: &str, repo: &str) -> Result<Vec<String>, String> {
+            let mut t = self.0.tags(h, repo)?;
+            if repo == "team/app" {
+                t.extend(BAD_TAGS.iter().map(|t| t.to_string()));
+                t.push("x".repeat(129));
+            }
+            Ok(t)
+        }
+        fn head(&self, h: &str, repo: &str, tag: &str) -> Result<Descriptor, String> {
+            self.0.head(h, repo, tag)
+        }
+        fn manifest(&self, h: &str, repo: &str, d: &str) -> Result<Vec<u8>, String> {
+            self.0.manifest(h, repo, d)
+        }
+        fn config(&self, h: &str, repo: &str, d: &str) -> Result<Vec<u8>, String> {
+            self.0.config(h, repo, d)
+        }
+    }
+
+    #[test]
+    fn names_the_grammar_refuses_are_skipped_with_a_warning() {
+        let honest = plan(&Layout::new(), &options(None)).unwrap();
+        let lying = plan(&Lying(Layout::new()), &options(None)).unwrap();
+        assert_eq!(lying.entries, honest.entries);
+        let extra: Vec<&String> = lying
+            .warnings
+            .iter()
+            .filter(|w| !honest.warnings.contains(w))
+            .collect();
+        assert_eq!(
+            extra.len(),
+            BAD_REPOS.len() + BAD_TAGS.len() + 1,
+            "{extra:#?}"
+        );
+        for w in &extra {
+            assert!(w.contains("skipped: not a"), "{w}");
+            // Printed safe: no raw control character reaches a terminal.
+            assert!(!w.chars().any(char::is_control), "{w:?}");
+        }
+        assert!(extra.iter().any(|w| w.contains("`team/../../v2/_catalog`")));
+        assert!(extra.iter().any(|w| w.contains("x\\u{1b}]0;owned\\u{7}")));
+        assert!(extra
+            .iter()
+            .any(|w| w.starts_with("`localhost:5000/team/app`: tag `../1.0` skipped")));
     }
 
     #[test]

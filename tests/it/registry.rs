@@ -936,6 +936,130 @@ fn registries_that_lie_get_one_line_and_exit_2() {
     }
 }
 
+/// The scan's listings (`/v2/_catalog`, `/tags/list`) from a registry that
+/// lies: a `Link` that leads back to a page already read is one line and
+/// exit 2 (before, only a link to the page itself was caught: a two-page
+/// loop cost 100 000 requests); names the reference grammar refuses are
+/// skipped with a warning, never requested, never planned.
+#[test]
+fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
+    pushed();
+    let catalog = |next: &str| {
+        Act::Answer(
+            200,
+            vec![("Link".into(), format!("<{next}>; rel=\"next\""))],
+            br#"{"repositories":["it/fixtures/healthy"]}"#.to_vec(),
+        )
+    };
+    let looping = start_proxy(
+        "127.0.0.1:0",
+        Arc::new(move |r: &Seen, _| match r.path.as_str() {
+            "/v2/_catalog?n=1000" => catalog("/v2/_catalog?last=a&n=1000"),
+            "/v2/_catalog?last=a&n=1000" => catalog("/v2/_catalog?n=1000"),
+            _ => Act::Forward {
+                cut_after: None,
+                ignore_range: false,
+            },
+        }),
+    );
+    let out = run(
+        &[
+            "scan",
+            "--registry",
+            &looping.addr,
+            "--plan",
+            "--plain-http",
+            &looping.addr,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let line = error_line(&out);
+    assert!(
+        line.contains("points back to `/v2/_catalog?n=1000`"),
+        "{line}"
+    );
+    let catalog_gets = looping
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/_catalog"))
+        .count();
+    assert_eq!(catalog_gets, 2);
+
+    let smuggling = start_proxy(
+        "127.0.0.1:0",
+        Arc::new(|r: &Seen, _| {
+            if r.path.starts_with("/v2/_catalog") {
+                Act::Answer(
+                    200,
+                    vec![],
+                    br#"{"repositories":["it/fixtures/healthy","it/../../v2/_catalog","It/Upper","it/a\u001b[2Jb"]}"#
+                        .to_vec(),
+                )
+            } else if r.path.starts_with("/v2/it/fixtures/healthy/tags/list") {
+                Act::Answer(
+                    200,
+                    vec![],
+                    br#"{"tags":["latest","../../../blobs/x","-rc","a:b"]}"#.to_vec(),
+                )
+            } else {
+                Act::Forward {
+                    cut_after: None,
+                    ignore_range: false,
+                }
+            }
+        }),
+    );
+    let out = run(
+        &[
+            "scan",
+            "--registry",
+            &smuggling.addr,
+            "--plan",
+            "--plain-http",
+            &smuggling.addr,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let planned: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(planned.len(), 1, "{}", out.stdout);
+    assert_eq!(
+        planned[0]["ref"],
+        format!("{}/it/fixtures/healthy:latest", smuggling.addr)
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 6, "{}", out.stderr);
+    assert!(
+        warnings.iter().all(|w| w.contains("skipped: not a")),
+        "{warnings:#?}"
+    );
+    assert!(out.stderr.contains("`it/a\\u{1b}[2Jb`"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    // Nothing but the one good repository and tag reached a request path.
+    for r in smuggling.seen.lock().unwrap().iter() {
+        assert!(
+            r.path == "/v2/"
+                || r.path.starts_with("/v2/_catalog")
+                || r.path.starts_with("/v2/it/fixtures/healthy/"),
+            "{r:?}"
+        );
+        assert!(!r.path.contains(".."), "{r:?}");
+    }
+}
+
 /// Registry access-log lines of blob GETs for `repo`. distribution writes
 /// its access log asynchronously: wait until the log stops growing.
 fn blob_gets(repo: &str) -> Vec<String> {
