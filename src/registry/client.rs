@@ -863,11 +863,9 @@ impl Client {
     ) -> Result<Response<Body>, RegistryError> {
         let host = api_host(registry);
         let h = self.host(host)?;
-        let url = if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}{path}", h.base)
-        };
+        // Only ever this host's base: a path from the registry (a `Link`)
+        // was made one by `link_path`.
+        let url = format!("{}{path}", h.base);
         for fresh in [false, true] {
             if fresh {
                 self.inner
@@ -918,6 +916,24 @@ impl Client {
 
     fn repo_scope(repo: &str) -> String {
         format!("repository:{repo}:pull")
+    }
+
+    /// A `Link` target as a path on `registry`'s own base. A link to any
+    /// other origin is refused, not followed: the request would carry this
+    /// registry's credentials there. Distribution sends a path; an absolute
+    /// URL is accepted when it names this very base.
+    fn link_path(&self, registry: &str, link: &str) -> Result<String, String> {
+        let h = self.host(api_host(registry)).map_err(|e| e.to_string())?;
+        let path = link.strip_prefix(h.base.as_str()).unwrap_or(link);
+        if path.starts_with('/') {
+            Ok(path.to_string())
+        } else {
+            Err(format!(
+                "its `Link` header points to `{}`, not a path on {}: not followed (the credentials stay with their registry)",
+                crate::escape::for_terminal(link, crate::escape::MAX_VALUE),
+                h.base
+            ))
+        }
     }
 
     /// Every repository of the registry (`/v2/_catalog`, `Link`-paginated).
@@ -999,6 +1015,11 @@ impl Client {
                 why,
             })?;
             read.insert(std::mem::take(&mut path));
+            let next = match next.map(|n| self.link_path(registry, &n)) {
+                Some(Err(why)) => return Err(RegistryError::Invalid { what, why }),
+                Some(Ok(n)) => Some(n),
+                None => None,
+            };
             match next {
                 Some(n) if read.contains(&n) => {
                     return Err(RegistryError::Invalid {

@@ -951,17 +951,24 @@ fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
             br#"{"repositories":["it/fixtures/healthy"]}"#.to_vec(),
         )
     };
-    let looping = start_proxy(
-        "127.0.0.1:0",
+    // Page 2 links back to page 1 by an absolute URL of the same registry
+    // (followed: it is a path there), so the loop is two pages long.
+    let addr: Arc<OnceLock<String>> = Arc::default();
+    let looping = start_proxy("127.0.0.1:0", {
+        let addr = addr.clone();
         Arc::new(move |r: &Seen, _| match r.path.as_str() {
             "/v2/_catalog?n=1000" => catalog("/v2/_catalog?last=a&n=1000"),
-            "/v2/_catalog?last=a&n=1000" => catalog("/v2/_catalog?n=1000"),
+            "/v2/_catalog?last=a&n=1000" => catalog(&format!(
+                "http://{}/v2/_catalog?n=1000",
+                addr.get().unwrap()
+            )),
             _ => Act::Forward {
                 cut_after: None,
                 ignore_range: false,
             },
-        }),
-    );
+        })
+    });
+    addr.set(looping.addr.clone()).unwrap();
     let out = run(
         &[
             "scan",
@@ -988,6 +995,65 @@ fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
         .filter(|r| r.path.starts_with("/v2/_catalog"))
         .count();
     assert_eq!(catalog_gets, 2);
+
+    // A `Link` to another host is not followed: the request would carry
+    // this registry's credentials there.
+    let thief = start_proxy(
+        "127.0.0.1:0",
+        Arc::new(|_: &Seen, _| Act::Answer(200, vec![], vec![])),
+    );
+    let thief_addr = thief.addr.clone();
+    let leaky = start_proxy(
+        "127.0.0.1:0",
+        Arc::new(move |r: &Seen, _| {
+            if !r.headers.contains_key("authorization") {
+                Act::Answer(
+                    401,
+                    vec![("WWW-Authenticate".into(), "Basic realm=\"it\"".into())],
+                    vec![],
+                )
+            } else if r.path.starts_with("/v2/_catalog") {
+                catalog(&format!("http://{thief_addr}/v2/_catalog?n=1000"))
+            } else {
+                Act::Forward {
+                    cut_after: None,
+                    ignore_range: false,
+                }
+            }
+        }),
+    );
+    let out = run(
+        &[
+            "scan",
+            "--registry",
+            &leaky.addr,
+            "--plan",
+            "--plain-http",
+            &leaky.addr,
+        ],
+        &[
+            ("IMGAUDIT_REGISTRY_USERNAME", "it-user"),
+            ("IMGAUDIT_REGISTRY_PASSWORD", "it-secret"),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let line = error_line(&out);
+    assert!(line.contains("not followed"), "{line}");
+    assert!(
+        leaky
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.path.starts_with("/v2/_catalog") && r.headers.contains_key("authorization")),
+        "the credentials were in play"
+    );
+    assert!(
+        thief.seen.lock().unwrap().is_empty(),
+        "{:?}",
+        thief.seen.lock().unwrap()
+    );
 
     let smuggling = start_proxy(
         "127.0.0.1:0",
