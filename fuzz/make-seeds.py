@@ -280,3 +280,105 @@ put("registry", "references", "\n".join([
     "quay.io/a/b/c:tag@sha256:" + "0f" * 32,
     "[::1]:5000/app",
 ]).encode())
+
+
+# A registry's answers (remote target): a mode byte (bit 0: the scan's plan,
+# else the image), then `PATH\nRAW HTTP RESPONSE` parts split on
+# `\n--RESPONSE--\n`; `@ADDR@` is the target's server.
+def resp(status, headers=(), body=b"", reason="OK", length=None):
+    head = f"HTTP/1.1 {status} {reason}\r\n"
+    for k, v in headers:
+        head += f"{k}: {v}\r\n"
+    n = len(body) if length is None else length
+    return (head + f"Content-Length: {n}\r\n\r\n").encode() + body
+
+
+def remote(mode, parts):
+    return bytes([mode]) + b"\n--RESPONSE--\n".join(p.encode() + b"\n" + r for p, r in parts)
+
+
+OCI_M = "application/vnd.oci.image.manifest.v1+json"
+OCI_I = "application/vnd.oci.image.index.v1+json"
+r_layer = gzip.compress(base, mtime=0)
+r_config = json.dumps({
+    "architecture": "amd64", "os": "linux",
+    "config": {"Env": ["PATH=/opt/venv/bin:/usr/bin"], "Entrypoint": ["tiny"]},
+    "rootfs": {"type": "layers", "diff_ids": [digest(base)]},
+    "history": [{"created_by": "RUN pip install tiny-cli"}],
+}).encode()
+r_manifest = json.dumps({
+    "schemaVersion": 2, "mediaType": OCI_M,
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": digest(r_config), "size": len(r_config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": digest(r_layer), "size": len(r_layer)}],
+}).encode()
+r_index = json.dumps({
+    "schemaVersion": 2, "mediaType": OCI_I,
+    "manifests": [
+        {"mediaType": OCI_M, "digest": digest(r_manifest), "size": len(r_manifest),
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_M, "digest": digest(r_manifest), "size": len(r_manifest),
+         "platform": {"os": "unknown", "architecture": "unknown"},
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest"}},
+    ],
+}).encode()
+REPO = "/v2/fuzz/app"
+ping = ("/v2/", resp(200, [("Docker-Distribution-Api-Version", "registry/2.0")], b"{}"))
+blobs = [
+    (f"{REPO}/blobs/{digest(r_config)}", resp(200, [("Content-Type", "application/octet-stream")], r_config)),
+    (f"{REPO}/blobs/{digest(r_layer)}", resp(200, [("Content-Type", "application/octet-stream")], r_layer)),
+]
+tagged = (f"{REPO}/manifests/latest",
+          resp(200, [("Content-Type", OCI_M), ("Docker-Content-Digest", digest(r_manifest))], r_manifest))
+put("remote", "image", remote(0, [ping, tagged] + blobs))
+bearer = [
+    ("/v2/", resp(401, [("WWW-Authenticate",
+                         'Bearer realm="http://@ADDR@/token",service="fuzz",scope="repository:fuzz/app:pull"')],
+                  b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')),
+    ("/token", resp(200, [("Content-Type", "application/json")], b'{"token":"t1","expires_in":300}')),
+    ("/token", resp(200, [("Content-Type", "application/json")], b'{"access_token":"t2"}')),
+    (f"{REPO}/manifests/latest", resp(401, [("WWW-Authenticate", 'Bearer realm="http://@ADDR@/token",error="invalid_token"')])),
+]
+put("remote", "bearer", remote(0, bearer + [tagged] + blobs))
+put("remote", "basic", remote(0, [("/v2/", resp(401, [("WWW-Authenticate", 'Basic realm="fuzz"')])), tagged] + blobs))
+put("remote", "index", remote(0, [
+    ping,
+    (f"{REPO}/manifests/latest", resp(200, [("Content-Type", OCI_I)], r_index)),
+    (f"{REPO}/manifests/{digest(r_manifest)}", resp(200, [("Content-Type", OCI_M)], r_manifest)),
+] + blobs))
+half = len(r_layer) // 2
+put("remote", "resume-redirect-retry", remote(0, [
+    ping,
+    (f"{REPO}/manifests/latest", resp(503, [("Retry-After", "0")])),
+    tagged,
+    blobs[0],
+    (f"{REPO}/blobs/{digest(r_layer)}", resp(307, [("Location", f"http://@ADDR@/cdn/layer")])),
+    ("/cdn/layer", resp(200, [], r_layer[:half], length=len(r_layer))),
+    (f"{REPO}/blobs/{digest(r_layer)}", resp(206, [("Content-Range", f"bytes {half}-{len(r_layer) - 1}/{len(r_layer)}")],
+                                             r_layer[half:], reason="Partial Content")),
+]))
+put("remote", "errors", remote(0, [
+    ping,
+    (f"{REPO}/manifests/latest", resp(404, [("Content-Type", "application/json")],
+                                      b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"latest"}}]}')),
+]))
+plan_parts = [
+    ping,
+    ("/v2/_catalog", resp(200, [("Link", '</v2/_catalog?last=fuzz%2Fapp&n=1000>; rel="next"')],
+                          b'{"repositories":["fuzz/app"]}')),
+    ("/v2/_catalog", resp(200, [], b'{"repositories":["fuzz/multi","Bad/Name"]}')),
+    (f"{REPO}/tags/list", resp(200, [], b'{"name":"fuzz/app","tags":["latest","1.0","-bad"]}')),
+    ("/v2/fuzz/multi/tags/list", resp(200, [], b'{"name":"fuzz/multi","tags":["1"]}')),
+    (f"{REPO}/manifests/latest", resp(200, [("Content-Type", OCI_M), ("Docker-Content-Digest", digest(r_manifest))],
+                                      length=len(r_manifest))),
+    (f"{REPO}/manifests/1.0", resp(200, [("Content-Type", OCI_M), ("Docker-Content-Digest", digest(r_manifest))],
+                                   length=len(r_manifest))),
+    ("/v2/fuzz/multi/manifests/1", resp(200, [("Content-Type", OCI_I), ("Docker-Content-Digest", digest(r_index))],
+                                        length=len(r_index))),
+    (f"{REPO}/manifests/{digest(r_manifest)}", resp(200, [("Content-Type", OCI_M)], r_manifest)),
+    (f"/v2/fuzz/multi/manifests/{digest(r_index)}", resp(200, [("Content-Type", OCI_I)], r_index)),
+    (f"/v2/fuzz/multi/manifests/{digest(r_manifest)}", resp(200, [("Content-Type", OCI_M)], r_manifest)),
+    blobs[0],
+]
+put("remote", "plan", remote(1, plan_parts))
