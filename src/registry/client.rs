@@ -125,6 +125,8 @@ pub struct RegistryOptions {
     pub retries: u32,
     /// First backoff; doubled each retry (`Retry-After` wins when sent).
     pub backoff: Duration,
+    /// The longest `Retry-After` honoured (a registry's word, so bounded).
+    pub max_retry_after: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -137,6 +139,7 @@ impl Default for RegistryOptions {
             certs_d: PathBuf::from("/etc/docker/certs.d"),
             retries: 5,
             backoff: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -325,10 +328,10 @@ fn error_body(resp: Response<Body>) -> String {
     }
 }
 
-fn retry_after(resp: &Response<Body>) -> Option<Duration> {
+fn retry_after(resp: &Response<Body>, max: Duration) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?;
     let secs: u64 = v.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(60)))
+    Some(Duration::from_secs(secs).min(max))
 }
 
 fn header(resp: &Response<Body>, name: &str) -> Option<String> {
@@ -544,7 +547,8 @@ impl Client {
                 Ok(resp) => {
                     let s = resp.status().as_u16();
                     if !last && (s == 408 || s == 429 || (500..600).contains(&s) && s != 501) {
-                        let wait = retry_after(&resp).unwrap_or(delay);
+                        let wait =
+                            retry_after(&resp, self.inner.opts.max_retry_after).unwrap_or(delay);
                         drop(resp);
                         std::thread::sleep(wait);
                     } else {
