@@ -66,6 +66,7 @@ fn server() -> &'static str {
 /// One request, one scripted answer, then close.
 fn serve(conn: TcpStream) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = conn.set_nodelay(true);
     let Ok(read_half) = conn.try_clone() else {
         return;
     };

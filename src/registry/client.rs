@@ -205,6 +205,22 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// The system's CA bundle, read and parsed once per process (~150
+/// certificates; parsing them took most of a client's making, and a scan
+/// or a test makes several clients).
+fn system_roots() -> &'static [ureq::tls::Certificate<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<ureq::tls::Certificate<'static>>> =
+        std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        SYSTEM_BUNDLES
+            .iter()
+            .map(std::path::Path::new)
+            .filter(|p| p.is_file())
+            .find_map(|p| read_pem_certs(p).ok())
+            .unwrap_or_default()
+    })
+}
+
 fn read_pem_certs(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
@@ -430,16 +446,7 @@ enum Method {
 impl Client {
     /// A client with these options. Fails only on an unreadable `--ca-cert`.
     pub fn new(opts: RegistryOptions) -> Result<Client, RegistryError> {
-        let mut roots = Vec::new();
-        for p in SYSTEM_BUNDLES {
-            let p = std::path::Path::new(p);
-            if p.is_file() {
-                if let Ok(c) = read_pem_certs(p) {
-                    roots.extend(c);
-                    break;
-                }
-            }
-        }
+        let mut roots = system_roots().to_vec();
         for p in &opts.ca_certs {
             roots.extend(read_pem_certs(p).map_err(RegistryError::Config)?);
         }
