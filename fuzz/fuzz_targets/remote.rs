@@ -164,43 +164,6 @@ fn client(addr: &str) -> Client {
     .expect("a client without CA files")
 }
 
-/// The plan's registry over the client, as the CLI's.
-struct Remote(Client);
-
-impl plan::Registry for Remote {
-    fn catalog(&self, host: &str) -> Result<Vec<String>, String> {
-        self.0.catalog(host).map_err(|e| e.to_string())
-    }
-    fn tags(&self, host: &str, repo: &str) -> Result<Vec<String>, String> {
-        self.0.tags(host, repo).map_err(|e| e.to_string())
-    }
-    fn head(&self, host: &str, repo: &str, tag: &str) -> Result<plan::Descriptor, String> {
-        let r = Reference {
-            registry: host.to_string(),
-            repository: repo.to_string(),
-            tag: Some(tag.to_string()),
-            digest: None,
-        };
-        self.0
-            .head_manifest(&r)
-            .map(|d| plan::Descriptor {
-                media_type: d.media_type,
-                digest: d.digest,
-            })
-            .map_err(|e| e.to_string())
-    }
-    fn manifest(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .get_manifest_by_digest(host, repo, digest)
-            .map_err(|e| e.to_string())
-    }
-    fn config(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .get_blob_small(host, repo, digest)
-            .map_err(|e| e.to_string())
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else {
         return;
@@ -216,7 +179,7 @@ fuzz_target!(|data: &[u8]| {
             tags: Tags::All,
             cache: None,
         };
-        let planned = plan::plan(&Remote(client(addr)), &opts);
+        let planned = plan::plan(&client(addr), &opts);
         verbose(|| format!("{planned:?}"));
         if let Ok(planned) = planned {
             for e in &planned.entries {

@@ -252,7 +252,7 @@ fn read_plan(from: &str) -> anyhow::Result<Vec<PlanEntry>> {
 fn plan_registry(args: &ScanArgs, registry: &str) -> anyhow::Result<Vec<PlanEntry>> {
     let opts = args.plan_options(registry)?;
     let client = args.access.client()?;
-    let planned = plan::plan(&ClientRegistry(client.clone()), &opts)?;
+    let planned = plan::plan(&client, &opts)?;
     for w in &planned.warnings {
         eprintln!(
             "warning: {}",
@@ -362,48 +362,6 @@ fn repository(reference: &str) -> &str {
     match reference.rfind(':') {
         Some(i) if !reference[i..].contains('/') => &reference[..i],
         _ => reference,
-    }
-}
-
-/// The plan's registry: the shared client (auth, TLS, retries, `Link`
-/// pagination are its business).
-struct ClientRegistry(crate::registry::Client);
-
-impl plan::Registry for ClientRegistry {
-    fn catalog(&self, host: &str) -> Result<Vec<String>, String> {
-        self.0.catalog(host).map_err(|e| e.to_string())
-    }
-
-    fn tags(&self, host: &str, repo: &str) -> Result<Vec<String>, String> {
-        self.0.tags(host, repo).map_err(|e| e.to_string())
-    }
-
-    fn head(&self, host: &str, repo: &str, tag: &str) -> Result<plan::Descriptor, String> {
-        let reference = crate::registry::Reference {
-            registry: host.to_string(),
-            repository: repo.to_string(),
-            tag: Some(tag.to_string()),
-            digest: None,
-        };
-        self.0
-            .head_manifest(&reference)
-            .map(|d| plan::Descriptor {
-                media_type: d.media_type,
-                digest: d.digest,
-            })
-            .map_err(|e| e.to_string())
-    }
-
-    fn manifest(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .get_manifest_by_digest(host, repo, digest)
-            .map_err(|e| e.to_string())
-    }
-
-    fn config(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .get_blob_small(host, repo, digest)
-            .map_err(|e| e.to_string())
     }
 }
 

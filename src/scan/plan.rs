@@ -22,9 +22,9 @@
 //! repository or tag that fails (deleted between the listing and the `HEAD`)
 //! is a warning too; only a catalog that cannot be listed fails the plan.
 //!
-//! This module does not speak HTTP: it asks a [`Registry`], which the CLI
-//! backs with `crate::registry::Client` (auth, TLS, retries, pagination) and
-//! the tests with a fake serving real manifests.
+//! This module does not speak HTTP: it asks a [`Registry`], which
+//! `crate::registry::Client` is (auth, TLS, retries, pagination; the impl at
+//! the end of this file) and the tests fake, serving real manifests.
 
 use std::path::PathBuf;
 
@@ -471,6 +471,44 @@ fn platform_string(os: &str, arch: &str, variant: Option<&str>) -> String {
 fn first_layer(manifest: &serde_json::Value) -> Option<String> {
     let d = manifest["layers"].get(0)?["digest"].as_str()?;
     crate::cache::file_key(d).map(|_| d.to_string())
+}
+
+/// The registry client is the plan's registry (auth, TLS, retries, `Link`
+/// pagination are its business); the errors become the one-line strings
+/// the plan turns into warnings.
+impl Registry for crate::registry::Client {
+    fn catalog(&self, host: &str) -> Result<Vec<String>, String> {
+        crate::registry::Client::catalog(self, host).map_err(|e| e.to_string())
+    }
+
+    fn tags(&self, host: &str, repo: &str) -> Result<Vec<String>, String> {
+        crate::registry::Client::tags(self, host, repo).map_err(|e| e.to_string())
+    }
+
+    fn head(&self, host: &str, repo: &str, tag: &str) -> Result<Descriptor, String> {
+        let reference = crate::registry::Reference {
+            registry: host.to_string(),
+            repository: repo.to_string(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        };
+        self.head_manifest(&reference)
+            .map(|d| Descriptor {
+                media_type: d.media_type,
+                digest: d.digest,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn manifest(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
+        self.get_manifest_by_digest(host, repo, digest)
+            .map_err(|e| e.to_string())
+    }
+
+    fn config(&self, host: &str, repo: &str, digest: &str) -> Result<Vec<u8>, String> {
+        self.get_blob_small(host, repo, digest)
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -936,6 +936,23 @@ fn registries_that_lie_get_one_line_and_exit_2() {
     }
 }
 
+/// The proxy's default: pass the request to the plain registry.
+fn forward() -> Act {
+    Act::Forward {
+        cut_after: None,
+        ignore_range: false,
+    }
+}
+
+/// `imgaudit scan --plan` of the registry at `addr` (plain HTTP).
+fn plan_at(addr: &str, env: &[(&str, &str)]) -> Output {
+    run(
+        &["scan", "--registry", addr, "--plan", "--plain-http", addr],
+        env,
+        None,
+    )
+}
+
 /// The scan's listings (`/v2/_catalog`, `/tags/list`) from a registry that
 /// lies: a `Link` that leads back to a page already read is one line and
 /// exit 2 (before, only a link to the page itself was caught: a two-page
@@ -962,25 +979,11 @@ fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
                 "http://{}/v2/_catalog?n=1000",
                 addr.get().unwrap()
             )),
-            _ => Act::Forward {
-                cut_after: None,
-                ignore_range: false,
-            },
+            _ => forward(),
         })
     });
     addr.set(looping.addr.clone()).unwrap();
-    let out = run(
-        &[
-            "scan",
-            "--registry",
-            &looping.addr,
-            "--plan",
-            "--plain-http",
-            &looping.addr,
-        ],
-        &[],
-        None,
-    );
+    let out = plan_at(&looping.addr, &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     let line = error_line(&out);
     assert!(
@@ -1015,27 +1018,16 @@ fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
             } else if r.path.starts_with("/v2/_catalog") {
                 catalog(&format!("http://{thief_addr}/v2/_catalog?n=1000"))
             } else {
-                Act::Forward {
-                    cut_after: None,
-                    ignore_range: false,
-                }
+                forward()
             }
         }),
     );
-    let out = run(
-        &[
-            "scan",
-            "--registry",
-            &leaky.addr,
-            "--plan",
-            "--plain-http",
-            &leaky.addr,
-        ],
+    let out = plan_at(
+        &leaky.addr,
         &[
             ("IMGAUDIT_REGISTRY_USERNAME", "it-user"),
             ("IMGAUDIT_REGISTRY_PASSWORD", "it-secret"),
         ],
-        None,
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
     let line = error_line(&out);
@@ -1072,25 +1064,11 @@ fn a_registry_whose_listings_lie_cannot_loop_or_smuggle_names() {
                     br#"{"tags":["latest","../../../blobs/x","-rc","a:b"]}"#.to_vec(),
                 )
             } else {
-                Act::Forward {
-                    cut_after: None,
-                    ignore_range: false,
-                }
+                forward()
             }
         }),
     );
-    let out = run(
-        &[
-            "scan",
-            "--registry",
-            &smuggling.addr,
-            "--plan",
-            "--plain-http",
-            &smuggling.addr,
-        ],
-        &[],
-        None,
-    );
+    let out = plan_at(&smuggling.addr, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let planned: Vec<Value> = out
         .stdout
