@@ -16,6 +16,7 @@
 //! not pass because its reader went away. `files` and `size` have no
 //! findings, so a closed stdout is 0 for them.
 
+mod gate;
 mod input;
 mod progress;
 pub mod registry;
@@ -28,8 +29,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::checks::Code;
-use crate::config::{Config, FailOn, Ignore, RuleLevel};
+use crate::config::Config;
 use crate::extract::ExtractorSet;
 use crate::image::{self, Image};
 use crate::report::{self, text::TextOptions, AuditReport, Format, OutputTarget};
@@ -190,29 +190,14 @@ enum SizeFormat {
 pub struct AuditArgs {
     #[command(flatten)]
     image: ImageArgs,
-    /// Config file (default: `imgaudit.toml` in the current directory, if any).
-    #[arg(long, value_name = "FILE", env = "IMGAUDIT_CONFIG")]
-    config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    gate: gate::GateArgs,
     /// Format written to stdout: text (default), json, sarif, junit.
     #[arg(long, short = 'f', value_name = "FORMAT", env = "IMGAUDIT_FORMAT")]
     format: Option<Format>,
     /// Also write FORMAT to FILE (repeatable), e.g. `-o sarif=imgaudit.sarif`; `FILE` `-` is stdout.
     #[arg(long = "output", short = 'o', value_name = "FORMAT=FILE")]
     outputs: Vec<OutputTarget>,
-    /// Exit 1 on active findings at least this severe (overrides `fail-on` in the config).
-    #[arg(long, value_enum, value_name = "LEVEL", env = "IMGAUDIT_FAIL_ON")]
-    fail_on: Option<FailOn>,
-    /// Set a rule's severity: error, warning, info or off (repeatable; overrides `[rules]`;
-    /// `IMGAUDIT_RULE` holds a space-separated list).
-    #[arg(long = "rule", value_name = "RULE=LEVEL", value_parser = Config::parse_rule_override)]
-    rules: Vec<(Code, RuleLevel)>,
-    /// Suppress a rule, or a rule under a path glob (`*:GLOB` for any rule); repeatable
-    /// (`IMGAUDIT_IGNORE` holds a space-separated list).
-    #[arg(long = "ignore", value_name = "RULE[:GLOB]", value_parser = Config::parse_ignore)]
-    ignores: Vec<Ignore>,
-    /// Exit 1 when the image has no Python environment, so nothing was audited.
-    #[arg(long, env = "IMGAUDIT_REQUIRE_PYTHON", value_parser = clap::builder::FalseyValueParser::new())]
-    require_python: bool,
     /// Text: only the findings that fail the gate, and the summary line.
     #[arg(long, short)]
     quiet: bool,
@@ -662,29 +647,6 @@ fn env_list<T>(name: &str, parse: fn(&str) -> Result<T, String>) -> anyhow::Resu
 }
 
 impl AuditArgs {
-    /// The config file, then the command line (and its `IMGAUDIT_*`
-    /// equivalents) on top: flags win, as with cargo-deny and grype.
-    fn config(&self) -> anyhow::Result<Config> {
-        let mut config = load_config(self.config.as_deref())?;
-        if let Some(fail_on) = self.fail_on {
-            config.fail_on = fail_on;
-        }
-        config.require_python |= self.require_python;
-        let rules = if self.rules.is_empty() {
-            env_list("IMGAUDIT_RULE", Config::parse_rule_override)?
-        } else {
-            self.rules.clone()
-        };
-        config.rules.extend(rules);
-        let ignores = if self.ignores.is_empty() {
-            env_list("IMGAUDIT_IGNORE", Config::parse_ignore)?
-        } else {
-            self.ignores.clone()
-        };
-        config.ignores.extend(ignores);
-        Ok(config)
-    }
-
     /// What goes to stdout: `-o FORMAT=-`, else `--format`, else text; and
     /// the `--output` targets that are files.
     fn outputs(&self) -> anyhow::Result<(Format, Vec<&OutputTarget>)> {
@@ -707,7 +669,7 @@ impl AuditArgs {
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config()?;
+    let config = args.gate.config()?;
     let (stdout_format, files) = args.outputs()?;
     // Checks run while plain layers are still being hashed; the hashes are
     // waited on before anything is reported.

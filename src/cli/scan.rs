@@ -24,8 +24,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{input, When};
-use crate::checks::Code;
-use crate::config::{Config, FailOn, Ignore, RuleLevel};
 use crate::report::Format;
 use crate::scan::{self, merge, plan, run, shard, PlanEntry};
 
@@ -87,21 +85,8 @@ pub struct ScanArgs {
     /// Format of the merged report: text, json, sarif, junit.
     #[arg(long, short = 'f', value_name = "FORMAT")]
     format: Option<Format>,
-    /// Config file (default: `imgaudit.toml` in the current directory, if any).
-    #[arg(long, value_name = "FILE", env = "IMGAUDIT_CONFIG")]
-    config: Option<PathBuf>,
-    /// Exit 1 on active findings at least this severe (overrides `fail-on`).
-    #[arg(long, value_enum, value_name = "LEVEL", env = "IMGAUDIT_FAIL_ON")]
-    fail_on: Option<FailOn>,
-    /// Set a rule's severity (repeatable), as for `audit`.
-    #[arg(long = "rule", value_name = "RULE=LEVEL", value_parser = Config::parse_rule_override)]
-    rules: Vec<(Code, RuleLevel)>,
-    /// Suppress a rule, or a rule under a path glob (repeatable), as for `audit`.
-    #[arg(long = "ignore", value_name = "RULE[:GLOB]", value_parser = Config::parse_ignore)]
-    ignores: Vec<Ignore>,
-    /// An image with no Python environment fails the gate.
-    #[arg(long, env = "IMGAUDIT_REQUIRE_PYTHON", value_parser = clap::builder::FalseyValueParser::new())]
-    require_python: bool,
+    #[command(flatten)]
+    gate: super::gate::GateArgs,
     /// Progress bar on stderr: auto (a terminal, unless `CI` is set), always, never.
     #[arg(long, value_enum, default_value_t = When::Auto, env = "IMGAUDIT_PROGRESS")]
     progress: When,
@@ -110,28 +95,6 @@ pub struct ScanArgs {
 }
 
 impl ScanArgs {
-    /// The config, as `audit` builds it: the file, then flags on top.
-    fn config(&self) -> anyhow::Result<Config> {
-        let mut config = super::load_config(self.config.as_deref())?;
-        if let Some(fail_on) = self.fail_on {
-            config.fail_on = fail_on;
-        }
-        config.require_python |= self.require_python;
-        let rules = if self.rules.is_empty() {
-            super::env_list("IMGAUDIT_RULE", Config::parse_rule_override)?
-        } else {
-            self.rules.clone()
-        };
-        config.rules.extend(rules);
-        let ignores = if self.ignores.is_empty() {
-            super::env_list("IMGAUDIT_IGNORE", Config::parse_ignore)?
-        } else {
-            self.ignores.clone()
-        };
-        config.ignores.extend(ignores);
-        Ok(config)
-    }
-
     fn cache_dir(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
@@ -276,7 +239,7 @@ fn run_shard(
     entries: Vec<PlanEntry>,
     shard: shard::Shard,
 ) -> anyhow::Result<Vec<run::SummaryRow>> {
-    let config = args.config()?;
+    let config = args.gate.config()?;
     let ordered = shard::order(entries);
     let slice = shard::slice(&ordered, shard);
     let cache_dir = args.cache_dir();
