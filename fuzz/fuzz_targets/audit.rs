@@ -65,7 +65,7 @@ fn archive(layers: &[&[u8]]) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let layers = common::split(data, SEP, 4);
-    // One file per fuzzing process, in the temp dir, rewritten each run.
+    // One file per fuzzing process, in the temp dir, removed after the open.
     let path = std::env::temp_dir().join(format!("imgaudit-fuzz-audit-{}.tar", std::process::id()));
     let Ok(mut f) = std::fs::File::create(&path) else {
         return;
@@ -89,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
         extractors: std::sync::Arc::new(imgaudit::python::extractors::extractors()),
         ..OpenOptions::default()
     };
-    let Ok(image) = open_with(&req, &opts, None) else {
+    let opened = open_with(&req, &opts, None);
+    // Read in one pass: the archive is not needed past the open, and a
+    // fuzzing run leaves no file behind.
+    let _ = std::fs::remove_file(&path);
+    let Ok(image) = opened else {
         return;
     };
     let audit = imgaudit::audit(&image, &Config::default());
