@@ -1039,7 +1039,8 @@ impl Client {
             }
             let next = next_link(&resp);
             let body = read_document(resp, &what)?;
-            bytes += body.len() as u64;
+            // The paths remembered count too: a `Link` can be long.
+            bytes += (body.len() + path.len()) as u64;
             if bytes > MAX_LISTING || read.len() >= MAX_PAGES {
                 return Err(RegistryError::Invalid {
                     what,
