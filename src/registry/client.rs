@@ -409,33 +409,36 @@ fn next_link(resp: &Response<Body>) -> Option<String> {
     None
 }
 
-/// `/v2/REPO/KIND/REFERENCE`, the one place a request path is built from
-/// names: a repository, tag or digest that the reference grammar refuses
-/// (one read from a manifest, a listing, a plan) is refused here, before
-/// any request, instead of being pasted into the path (`../`, `?`, `#`).
-fn api_path(repo: &str, kind: &str, reference: &str) -> Result<String, RegistryError> {
+/// What a request path names under `/v2/REPO/`.
+enum Endpoint<'a> {
+    /// `manifests/TAG` or `manifests/DIGEST`.
+    Manifest(&'a str),
+    /// `blobs/DIGEST`.
+    Blob(&'a str),
+    /// `tags/list`.
+    TagList,
+}
+
+/// `/v2/REPO/…`, the one place a request path is built from names: a
+/// repository, tag or digest that the reference grammar refuses (one read
+/// from a manifest, a listing, a plan) is refused here, before any request,
+/// instead of being pasted into the path (`../`, `?`, `#`).
+fn api_path(repo: &str, endpoint: Endpoint<'_>) -> Result<String, RegistryError> {
     use super::reference::{is_digest, is_repository, is_tag};
-    let ok_ref = match kind {
-        "blobs" => is_digest(reference),
-        "manifests" => is_digest(reference) || is_tag(reference),
-        _ => reference.is_empty(),
+    let (tail, ok) = match endpoint {
+        Endpoint::Manifest(r) => (format!("manifests/{r}"), is_digest(r) || is_tag(r)),
+        Endpoint::Blob(d) => (format!("blobs/{d}"), is_digest(d)),
+        Endpoint::TagList => ("tags/list".to_string(), true),
     };
-    if !is_repository(repo) || !ok_ref {
+    if !ok || !is_repository(repo) {
         return Err(RegistryError::Invalid {
-            what: crate::escape::for_terminal(
-                &format!("{repo}/{kind}/{reference}"),
-                crate::escape::MAX_VALUE,
-            )
-            .into_owned(),
+            what: crate::escape::for_terminal(&format!("{repo}/{tail}"), crate::escape::MAX_VALUE)
+                .into_owned(),
             why: "not a repository and tag or digest the reference grammar allows: not requested"
                 .into(),
         });
     }
-    Ok(if reference.is_empty() {
-        format!("/v2/{repo}/{kind}")
-    } else {
-        format!("/v2/{repo}/{kind}/{reference}")
-    })
+    Ok(format!("/v2/{repo}/{tail}"))
 }
 
 enum Method {
@@ -1003,7 +1006,7 @@ impl Client {
         self.paginate(
             registry,
             &Self::repo_scope(repo),
-            &(api_path(repo, "tags/list", "")? + "?n=1000"),
+            &(api_path(repo, Endpoint::TagList)? + "?n=1000"),
             |b| {
                 let t: Tags = serde_json::from_slice(b).map_err(|e| e.to_string())?;
                 out.extend(t.tags.unwrap_or_default());
@@ -1079,7 +1082,7 @@ impl Client {
 
     /// The descriptor of a manifest, by `HEAD` (no body downloaded).
     pub fn head_manifest(&self, r: &Reference) -> Result<Descriptor, RegistryError> {
-        let path = api_path(&r.repository, "manifests", r.manifest_ref())?;
+        let path = api_path(&r.repository, Endpoint::Manifest(r.manifest_ref()))?;
         let resp = self.request(
             Method::Head,
             &r.registry,
@@ -1115,7 +1118,7 @@ impl Client {
     /// A manifest or index, verified against the pinned digest (or, for a
     /// tag, against the registry's `Docker-Content-Digest`).
     pub fn get_manifest(&self, r: &Reference) -> Result<(Descriptor, Vec<u8>), RegistryError> {
-        let path = api_path(&r.repository, "manifests", r.manifest_ref())?;
+        let path = api_path(&r.repository, Endpoint::Manifest(r.manifest_ref()))?;
         let resp = self.request(
             Method::Get,
             &r.registry,
@@ -1261,7 +1264,7 @@ impl BlobStream {
     }
 
     fn connect(&mut self) -> io::Result<()> {
-        let path = api_path(&self.repo, "blobs", &self.digest).map_err(io::Error::other)?;
+        let path = api_path(&self.repo, Endpoint::Blob(&self.digest)).map_err(io::Error::other)?;
         let mut headers = Vec::new();
         if self.pos > 0 {
             headers.push(("Range", format!("bytes={}-", self.pos)));
@@ -1388,31 +1391,28 @@ mod tests {
     fn request_paths_are_built_only_from_grammatical_names() {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
-            api_path("team/app", "blobs", &d).unwrap(),
+            api_path("team/app", Endpoint::Blob(&d)).unwrap(),
             format!("/v2/team/app/blobs/{d}")
         );
         assert_eq!(
-            api_path("library/python", "manifests", "3.12-slim").unwrap(),
+            api_path("library/python", Endpoint::Manifest("3.12-slim")).unwrap(),
             "/v2/library/python/manifests/3.12-slim"
         );
         assert_eq!(
-            api_path("team/app", "tags/list", "").unwrap(),
+            api_path("team/app", Endpoint::TagList).unwrap(),
             "/v2/team/app/tags/list"
         );
-        for (repo, kind, reference) in [
-            ("team/app", "blobs", "sha256:../../../_catalog"), // a manifest's config digest
-            ("team/app", "blobs", "latest"),                   // a blob is named by digest
-            ("team/app", "manifests", "x?n=1"),
-            ("team/app", "manifests", "../../other/manifests/x"),
-            ("team/../../v2/_catalog", "tags/list", ""),
-            ("Team/App", "manifests", "latest"),
-            ("team/app#", "manifests", "latest"),
+        for (repo, endpoint) in [
+            ("team/app", Endpoint::Blob("sha256:../../../_catalog")), // a manifest's config digest
+            ("team/app", Endpoint::Blob("latest")),                   // a blob is named by digest
+            ("team/app", Endpoint::Manifest("x?n=1")),
+            ("team/app", Endpoint::Manifest("../../other/manifests/x")),
+            ("team/../../v2/_catalog", Endpoint::TagList),
+            ("Team/App", Endpoint::Manifest("latest")),
+            ("team/app#", Endpoint::Manifest("latest")),
         ] {
-            let e = api_path(repo, kind, reference).unwrap_err().to_string();
-            assert!(
-                e.contains("not requested"),
-                "{repo} {kind} {reference}: {e}"
-            );
+            let e = api_path(repo, endpoint).unwrap_err().to_string();
+            assert!(e.contains("not requested"), "{repo}: {e}");
         }
     }
 
