@@ -10,7 +10,9 @@
 //!   extracted changes the key, so old facts are never served to new
 //!   analyzers. The payload is postcard-encoded behind a header that repeats
 //!   the key and the payload's sha256; a record whose header or checksum does
-//!   not match is ignored (and overwritten by the next writer), never trusted.
+//!   not match, or whose facts the layer reader could not have produced
+//!   (`LayerIndex::check`), is ignored (and overwritten by the next writer),
+//!   never trusted.
 //! - `verified/<sha256 of identity>`: "the byte range `(offset, len)` of the
 //!   file with this `(dev, inode, size, mtime, ctime)` was hashed and had
 //!   digest D (and diff_id E)". This is git's index trick: a local blob whose
@@ -196,6 +198,25 @@ impl FactCache {
         self.evict().map_err(|e| self.err(e))
     }
 
+    /// Store `payload` as the facts of `digest` exactly as given, behind a
+    /// valid header and checksum: what a damaged or hostile cache directory
+    /// (a CI cache restored from another branch) serves. Only the `cache`
+    /// fuzz target writes records this way; [`FactCache::get`] must survive
+    /// whatever it stores.
+    #[doc(hidden)]
+    pub fn put_payload(
+        &self,
+        digest: &str,
+        version: &str,
+        payload: &[u8],
+    ) -> Result<(), CacheError> {
+        let Some(key) = file_key(digest) else {
+            return Ok(());
+        };
+        let body = frame(payload, digest, version);
+        self.write_atomic(&self.facts_path(&key, version), &body)
+    }
+
     fn err(&self, source: io::Error) -> CacheError {
         CacheError {
             dir: self.dir.display().to_string(),
@@ -255,15 +276,19 @@ impl FactCache {
 /// the payload's sha256, then the postcard payload.
 fn encode(index: &LayerIndex, digest: &str, version: &str) -> io::Result<Vec<u8>> {
     let payload = postcard::to_stdvec(index).map_err(io::Error::other)?;
+    Ok(frame(&payload, digest, version))
+}
+
+fn frame(payload: &[u8], digest: &str, version: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 128);
     out.extend_from_slice(MAGIC);
     for s in [digest, version] {
         out.extend_from_slice(&(s.len() as u32).to_le_bytes());
         out.extend_from_slice(s.as_bytes());
     }
-    out.extend_from_slice(&Sha256::digest(&payload));
-    out.extend_from_slice(&payload);
-    Ok(out)
+    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(payload);
+    out
 }
 
 fn decode(bytes: &[u8], digest: &str, version: &str) -> Option<LayerIndex> {
@@ -280,7 +305,11 @@ fn decode(bytes: &[u8], digest: &str, version: &str) -> Option<LayerIndex> {
     if Sha256::digest(payload).as_slice() != sum {
         return None;
     }
-    postcard::from_bytes(payload).ok()
+    // A whole record is not a true one: facts the layer reader could not
+    // have produced (a `..` path, bytes past the layer's end) are refused
+    // like a bad checksum, and the layer is read again.
+    let index: LayerIndex = postcard::from_bytes(payload).ok()?;
+    index.check().is_ok().then_some(index)
 }
 
 #[cfg(test)]
@@ -365,6 +394,31 @@ mod tests {
         assert!(c.get(&other, "v1").is_none());
         // The next writer replaces the bad record.
         c.put(D, "v1", &index()).unwrap();
+        assert!(c.get(D, "v1").is_some());
+    }
+
+    #[test]
+    fn whole_records_of_facts_the_reader_cannot_produce_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FactCache::open(dir.path()).unwrap();
+        // Each a record with a valid header and checksum, as a hostile or
+        // damaged cache directory serves it.
+        let poisoned: [fn(&mut Entry); 4] = [
+            |e| e.path = "../../etc/passwd".into(),
+            |e| e.size = u64::MAX,
+            |e| e.kind = EntryKind::Hardlink,
+            |e| e.captured = Some(Arc::from(&b"more than five bytes"[..])),
+        ];
+        for poison in poisoned {
+            let mut ix = index();
+            poison(&mut ix.entries[0]);
+            let payload = postcard::to_stdvec(&ix).unwrap();
+            c.put_payload(D, "v1", &payload).unwrap();
+            assert!(c.get(D, "v1").is_none(), "{:?}", ix.entries[0]);
+        }
+        // The same framing of true facts is served.
+        c.put_payload(D, "v1", &postcard::to_stdvec(&index()).unwrap())
+            .unwrap();
         assert!(c.get(D, "v1").is_some());
     }
 

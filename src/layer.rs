@@ -292,6 +292,81 @@ pub struct LayerIndex {
     pub seekable: bool,
 }
 
+impl LayerIndex {
+    /// Whether the index holds only what the layer reader produces: every
+    /// path a normalised stored name (no leading `/`, no empty, `.` or `..`
+    /// component, no NUL; the empty root only for a directory or an opaque
+    /// marker), a link target exactly on links (a hardlink's normalised), a
+    /// size, captured bytes, hash and ELF facts only on files, every
+    /// non-sparse file's bytes inside the layer, and a captured head no longer
+    /// than its file.
+    ///
+    /// Why: the overlay, the tree and the checks rely on these facts, and
+    /// the fact cache serves indexes that did not come from the reader just
+    /// now — a record written by another version or by anyone who can write
+    /// the cache directory (its checksum proves the record whole, not its
+    /// origin). The cache refuses an index that fails this check and the
+    /// layer is read again; the `layer` fuzz target asserts every index the
+    /// reader returns passes it.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, e) in self.entries.iter().enumerate() {
+            entry_check(e, self.uncompressed_size)
+                .map_err(|why| format!("entry {i} `{}`: {why}", e.path))?;
+        }
+        Ok(())
+    }
+}
+
+fn entry_check(e: &Entry, layer_size: u64) -> Result<(), &'static str> {
+    if !is_stored_path(&e.path) {
+        return Err("not a normalised path");
+    }
+    if e.path.is_empty() && !matches!(e.kind, EntryKind::Dir | EntryKind::Opaque) {
+        return Err("a non-directory entry for the image root");
+    }
+    match (&e.kind, e.link.as_deref()) {
+        (EntryKind::Hardlink, Some(l)) if is_stored_path(l) => {}
+        (EntryKind::Hardlink, _) => return Err("a hardlink without a normalised target"),
+        (EntryKind::Symlink, Some(_)) => {}
+        (EntryKind::Symlink, None) => return Err("a symlink without a target"),
+        (_, Some(_)) => return Err("a link target on an entry that is not a link"),
+        (_, None) => {}
+    }
+    if e.mode & !0o7777 != 0 {
+        return Err("mode bits beyond 0o7777");
+    }
+    if e.kind != EntryKind::File {
+        let facts = e.size != 0
+            || e.sparse
+            || e.captured.is_some()
+            || e.sha256.is_some()
+            || e.elf.is_some();
+        return if facts {
+            Err("file facts on an entry that is not a file")
+        } else {
+            Ok(())
+        };
+    }
+    if e.captured.as_ref().is_some_and(|c| c.len() as u64 > e.size) {
+        return Err("more bytes captured than the file holds");
+    }
+    // A sparse file's logical size is not what the layer stores.
+    if !e.sparse
+        && e.data_offset
+            .checked_add(e.size)
+            .is_none_or(|end| end > layer_size)
+    {
+        return Err("file bytes past the end of the layer");
+    }
+    Ok(())
+}
+
+/// A stored name as [`normalize_entry_path`] returns it: no leading `/`,
+/// no empty, `.` or `..` component, no NUL; `""` is the root.
+fn is_stored_path(p: &str) -> bool {
+    p.is_empty() || (!p.contains('\0') && p.split('/').all(|c| !matches!(c, "" | "." | "..")))
+}
+
 /// Where the bytes of a blob live, for positioned reads.
 #[derive(Clone, Debug)]
 pub struct FileRange {
@@ -1405,6 +1480,76 @@ mod tests {
             len: tar.len() as u64,
         };
         check(&read_layer_range(&range, &opts).unwrap());
+    }
+
+    #[test]
+    fn check_accepts_what_the_reader_returns_and_nothing_it_cannot() {
+        let opts = ReadOptions {
+            name: "l".into(),
+            compression: None,
+            verify: false,
+            extractors: Arc::new(ExtractorSet::default()),
+            budget: CaptureBudget::default(),
+        };
+        // A sparse file (logical size 1 TiB past the layer's end), a file,
+        // and the root, a hardlink and a symlink.
+        let mut tar = sparse_layer();
+        tar.truncate(tar.len() - 1024);
+        let mut b = tar::Builder::new(tar);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, "./", &[][..]).unwrap();
+        h.set_entry_type(tar::EntryType::Link);
+        b.append_link(&mut h, "again", "/after").unwrap();
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "up", "../../x").unwrap();
+        let tar = b.into_inner().unwrap();
+        let good = read_layer_stream(&tar[..], &opts).unwrap();
+        assert_eq!(good.entries.len(), 5);
+        assert_eq!(good.check(), Ok(()));
+        type Poison = fn(&mut Entry);
+        let bad: [(Poison, &str); 9] = [
+            (|e| e.path = "../x".into(), "not a normalised path"),
+            (|e| e.path = "a//b".into(), "not a normalised path"),
+            (|e| e.path = "/abs".into(), "not a normalised path"),
+            (
+                |e| e.path = "".into(),
+                "a non-directory entry for the image root",
+            ),
+            (
+                |e| e.kind = EntryKind::Hardlink,
+                "a hardlink without a normalised target",
+            ),
+            (
+                |e| e.link = Some("x".into()),
+                "a link target on an entry that is not a link",
+            ),
+            (|e| e.mode = 0o170644, "mode bits beyond 0o7777"),
+            (
+                |e| e.size += 1 << 40,
+                "file bytes past the end of the layer",
+            ),
+            (
+                |e| e.captured = Some(Arc::from(&b"abcd"[..])),
+                "more bytes captured than the file holds",
+            ),
+        ];
+        for (poison, why) in bad {
+            let mut ix = good.clone();
+            poison(&mut ix.entries[1]); // `after`, a plain file
+            assert_eq!(
+                ix.check(),
+                Err(format!("entry 1 `{}`: {why}", ix.entries[1].path))
+            );
+        }
+        let mut ix = good.clone();
+        ix.entries[3].link = Some("../../x".into()); // the hardlink
+        assert!(ix.check().is_err());
+        let mut ix = good;
+        ix.entries[2].size = 1; // the root directory
+        assert!(ix.check().is_err());
     }
 
     #[test]

@@ -19,49 +19,11 @@ use imgaudit::image::{open_with, OpenOptions};
 use imgaudit::report::{render, text::TextOptions, Format};
 use imgaudit::source::{OpenRequest, Platform};
 use libfuzzer_sys::fuzz_target;
-use sha2::{Digest, Sha256};
 
 #[path = "common.rs"]
 mod common;
-use common::append;
 
 const SEP: &[u8] = b"\n--LAYER--\n";
-
-fn archive(layers: &[&[u8]]) -> Vec<u8> {
-    let digests: Vec<String> = layers
-        .iter()
-        .map(|l| hex::encode(Sha256::digest(l)))
-        .collect();
-    let diff_ids: Vec<String> = digests.iter().map(|d| format!("\"sha256:{d}\"")).collect();
-    let history: Vec<String> = (0..layers.len())
-        .map(|i| format!("{{\"created_by\":\"RUN step {i}\"}}"))
-        .collect();
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{"Env":["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"],"Entrypoint":["tiny"],"Cmd":["--help"],"User":"app"}},"rootfs":{{"type":"layers","diff_ids":[{}]}},"history":[{}]}}"#,
-        diff_ids.join(","),
-        history.join(",")
-    );
-    let config_hex = hex::encode(Sha256::digest(config.as_bytes()));
-    let layer_names: Vec<String> = digests
-        .iter()
-        .map(|d| format!("\"blobs/sha256/{d}\""))
-        .collect();
-    let manifest = format!(
-        r#"[{{"Config":"blobs/sha256/{config_hex}","RepoTags":["fuzz:latest"],"Layers":[{}]}}]"#,
-        layer_names.join(",")
-    );
-    let mut b = tar::Builder::new(Vec::new());
-    append(&mut b, "manifest.json", manifest.as_bytes());
-    append(
-        &mut b,
-        &format!("blobs/sha256/{config_hex}"),
-        config.as_bytes(),
-    );
-    for (l, d) in layers.iter().zip(&digests) {
-        append(&mut b, &format!("blobs/sha256/{d}"), l);
-    }
-    b.into_inner().unwrap()
-}
 
 fuzz_target!(|data: &[u8]| {
     let layers = common::split(data, SEP, 4);
@@ -70,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut f) = std::fs::File::create(&path) else {
         return;
     };
-    if f.write_all(&archive(&layers)).is_err() {
+    if f.write_all(&common::docker_archive(&layers).0).is_err() {
         return;
     }
     drop(f);
@@ -96,6 +58,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(image) = opened else {
         return;
     };
+    // The reader's seekable walk (an uncompressed archive member) must
+    // produce what the fact cache accepts back, as the streaming walk must
+    // (the `layer` target).
+    for l in &image.layers {
+        if let Err(why) = l.index.check() {
+            panic!("the reader produced an index its own check refuses: {why}");
+        }
+    }
     let audit = imgaudit::audit(&image, &Config::default());
     let verbose = TextOptions {
         verbose: true,

@@ -3,7 +3,8 @@
 //! The first byte picks the framing: odd = the rest gzip-wrapped (so the
 //! fuzzer reaches the tar walk behind a decoder), even = the rest as is
 //! (compression sniffed from the magic bytes, as for a layer of unknown
-//! media type).
+//! media type). Property: every index the reader returns passes
+//! `LayerIndex::check`, the facts the fact cache insists on.
 #![no_main]
 
 use std::io::Write;
@@ -31,5 +32,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         rest.to_vec()
     };
-    let _ = read_layer_stream(&bytes[..], &opts);
+    // What the reader returns is what the fact cache accepts back: an
+    // index it produced must pass the check the cache applies to records.
+    if let Ok(index) = read_layer_stream(&bytes[..], &opts) {
+        if let Err(why) = index.check() {
+            panic!("the reader produced an index its own check refuses: {why}");
+        }
+    }
 });
