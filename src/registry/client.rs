@@ -396,14 +396,67 @@ fn verify_digest(what: &str, bytes: &[u8], expected: &str) -> Result<(), Registr
 
 /// The next page of a paginated list, from `Link: <…>; rel="next"`.
 fn next_link(resp: &Response<Body>) -> Option<String> {
-    for v in resp.headers().get_all("link") {
-        let v = v.to_str().ok()?;
-        for part in v.split(',') {
-            if part.contains("rel=\"next\"") || part.contains("rel=next") {
-                let start = part.find('<')? + 1;
-                let end = part.find('>')?;
-                return part.get(start..end).map(str::to_string);
+    resp.headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(link_next)
+}
+
+/// The target of the `rel="next"` link in one `Link` value (RFC 8288
+/// §3): links are `<URI>` then `;`-separated parameters, separated by `,`
+/// — a comma inside `<…>` or inside a quoted parameter is not a separator,
+/// and `rel` is a list of relation types (`rel="next last"`). A value that
+/// does not parse has no next link.
+fn link_next(value: &str) -> Option<String> {
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let (uri, after) = rest.strip_prefix('<')?.split_once('>')?;
+        rest = after;
+        let mut next = false;
+        while let Some(param) = rest.trim_start_matches([' ', '\t']).strip_prefix(';') {
+            let param = param.trim_start_matches([' ', '\t']);
+            let end = param.find(['=', ';', ',']).unwrap_or(param.len());
+            let name = param[..end].trim_end_matches([' ', '\t']);
+            rest = &param[end..];
+            let mut val = std::borrow::Cow::Borrowed("");
+            if let Some(v) = rest.strip_prefix('=') {
+                let v = v.trim_start_matches([' ', '\t']);
+                if let Some(q) = v.strip_prefix('"') {
+                    let (text, len) = quoted(q)?;
+                    val = text.into();
+                    rest = &q[len..];
+                } else {
+                    let end = v.find([';', ',']).unwrap_or(v.len());
+                    val = v[..end].trim_end_matches([' ', '\t']).into();
+                    rest = &v[end..];
+                }
             }
+            next |= name.eq_ignore_ascii_case("rel")
+                && val
+                    .split_ascii_whitespace()
+                    .any(|t| t.eq_ignore_ascii_case("next"));
+        }
+        if next {
+            return Some(uri.to_string());
+        }
+        // Anything after the parameters up to the next link is malformed:
+        // skip it.
+        rest = &rest[rest.find(',')?..];
+    }
+}
+
+/// A quoted string's text (backslash escapes undone) and the bytes it took
+/// after its opening quote, closing quote included; `None` if unterminated.
+fn quoted(s: &str) -> Option<(String, usize)> {
+    let mut text = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((text, i + 1)),
+            '\\' => text.push(chars.next()?.1),
+            c => text.push(c),
         }
     }
     None
@@ -1385,6 +1438,46 @@ impl Read for BlobStream {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn link_headers_are_parsed_as_rfc_8288_says() {
+        use super::link_next;
+        let cases = [
+            // What distribution writes.
+            (
+                r#"</v2/_catalog?last=b&n=2>; rel="next""#,
+                Some("/v2/_catalog?last=b&n=2"),
+            ),
+            (
+                "</v2/_catalog?last=b&n=2>; rel=next",
+                Some("/v2/_catalog?last=b&n=2"),
+            ),
+            // A comma inside the URI or a quoted parameter separates nothing.
+            (
+                r#"</v2/x/tags/list?last=a,b>; rel="next""#,
+                Some("/v2/x/tags/list?last=a,b"),
+            ),
+            (r#"</p>; title="a, rel=next", </q>; rel="next""#, Some("/q")),
+            // The next link among others, with a list of relation types.
+            (
+                r#"</first>; rel="first", </n>; rel="next last""#,
+                Some("/n"),
+            ),
+            (r#"</n>;REL="Next""#, Some("/n")),
+            // No next link: another relation, a parameter only looking like one.
+            (r#"</p>; rel="prev""#, None),
+            (r#"</p>; rel="nextpage""#, None),
+            (r#"</p>; title="rel=\"next\"""#, None),
+            // Malformed: unterminated, no brackets.
+            (r#"</p; rel="next""#, None),
+            (r#"</p>; rel="next"#, None),
+            (r#"/p; rel="next""#, None),
+            ("", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(link_next(value).as_deref(), want, "{value}");
+        }
+    }
+
     use super::*;
 
     #[test]
