@@ -39,11 +39,16 @@ use std::time::SystemTime;
 use sha2::{Digest as _, Sha256};
 
 use crate::layer::{FileRange, LayerIndex};
+use crate::localfile::read_capped;
 
 /// Default cap on the bytes of the facts directory.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 
 const MAGIC: &[u8; 16] = b"imgaudit-facts\n\x01";
+
+/// Cap on a verified record: an identity and two digests are a few hundred
+/// bytes.
+const MAX_VERIFIED_BYTES: u64 = 64 << 10;
 
 /// A cache directory.
 #[derive(Clone, Debug)]
@@ -161,7 +166,7 @@ impl FactCache {
 
     /// The verified record of a local blob, when its stat data still match.
     pub fn verified(&self, id: &FileIdentity) -> Option<Verified> {
-        let bytes = fs::read(self.verified_path(id)).ok()?;
+        let bytes = read_capped(&self.verified_path(id), MAX_VERIFIED_BYTES).ok()?;
         let (stored_id, v): (String, Verified) = serde_json::from_slice(&bytes).ok()?;
         // The file name is a hash of the identity; the record repeats the
         // identity so a collision or a stray file is never taken for it.
@@ -179,7 +184,10 @@ impl FactCache {
     pub fn get(&self, digest: &str, version: &str) -> Option<LayerIndex> {
         let key = file_key(digest)?;
         let path = self.facts_path(&key, version);
-        let bytes = fs::read(&path).ok()?;
+        // A record is read only if it is a regular file no larger than the
+        // whole directory may be (`localfile`: a FIFO planted in the
+        // directory would block, a huge file would fill memory).
+        let bytes = read_capped(&path, self.max_bytes).ok()?;
         let index = decode(&bytes, digest, version)?;
         // Touch for LRU eviction; failure to touch is harmless.
         if let Ok(f) = fs::File::options().append(true).open(&path) {
@@ -420,6 +428,28 @@ mod tests {
         c.put_payload(D, "v1", &postcard::to_stdvec(&index()).unwrap())
             .unwrap();
         assert!(c.get(D, "v1").is_some());
+    }
+
+    #[test]
+    fn records_that_are_not_regular_files_or_too_large_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = encode(&index(), D, "v1").unwrap().len() as u64;
+        let c = FactCache::open(dir.path()).unwrap().with_max_bytes(one);
+        let path = c.facts_path(&file_key(D).unwrap(), "v1");
+        // A FIFO planted where the record goes: a miss, not a read that
+        // waits for a writer forever.
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success());
+        assert!(c.get(D, "v1").is_none());
+        fs::remove_file(&path).unwrap();
+        // Larger than the whole directory may be: not read.
+        c.put(D, "v1", &index()).unwrap();
+        assert!(c.get(D, "v1").is_some());
+        let c = c.with_max_bytes(one - 1);
+        assert!(c.get(D, "v1").is_none());
     }
 
     #[test]

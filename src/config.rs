@@ -641,27 +641,21 @@ impl Config {
     /// comes), and the read stops past the cap (`/proc` files and a file
     /// that grows report a size that cannot be trusted).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        use std::io::Read as _;
+        use crate::localfile::{read_capped, ReadError};
         let read_err = |error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         };
-        let meta = std::fs::metadata(path).map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(ConfigError::NotAFile {
+        let bytes = read_capped(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+            ReadError::Io(error) => read_err(error),
+            ReadError::NotAFile(kind) => ConfigError::NotAFile {
                 path: path.to_path_buf(),
-                kind: crate::source::file_kind(&meta.file_type()),
-            });
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
+                kind,
+            },
+            ReadError::TooLarge(_) => ConfigError::TooLarge {
                 path: path.to_path_buf(),
-            });
-        }
+            },
+        })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             read_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,

@@ -55,6 +55,7 @@ pub mod extract;
 pub mod finding;
 pub mod image;
 pub mod layer;
+pub mod localfile;
 pub mod native;
 pub mod overlay;
 pub mod python;

@@ -301,24 +301,6 @@ pub fn verify_bytes(
     Ok(())
 }
 
-/// What a non-regular file is, for an error message.
-pub(crate) fn file_kind(t: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt as _;
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// The member name of a blob in an OCI layout: `blobs/<alg>/<hex>`.
 /// Refuses digests that would make a path climb (`../`).
 pub fn blob_path(digest: &str) -> Option<String> {
@@ -622,7 +604,7 @@ pub fn open_with(
                     io::ErrorKind::InvalidInput,
                     format!(
                         "not a regular file or directory ({}); pipe a stream to `imgaudit -` instead",
-                        file_kind(&meta.file_type())
+                        crate::localfile::kind(&meta.file_type())
                     ),
                 ),
             });

@@ -24,6 +24,7 @@ use strum::IntoEnumIterator;
 use super::run::{Counts, Gate, Status, SummaryRow};
 use super::{PlanEntry, ScanError};
 use crate::diag::Code;
+use crate::localfile::read_capped;
 use crate::report::Format;
 
 /// The merged results.
@@ -35,6 +36,18 @@ pub struct Merged {
     pub reports: Vec<Option<Value>>,
     /// Duplicates and missing files, one line each.
     pub warnings: Vec<String>,
+}
+
+/// Cap on one file a shard wrote (a summary, a report, a SARIF log): the
+/// output directory is shared by every shard (a volume, an artifact store),
+/// and a file that is not what a shard writes must not fill memory.
+const MAX_OUTPUT_BYTES: u64 = 256 << 20;
+
+/// A shard's output file as text: a regular file, at most
+/// [`MAX_OUTPUT_BYTES`] (a FIFO in the directory would block the merge).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_capped(path, MAX_OUTPUT_BYTES)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// Read every `summary-*.jsonl` of `dir` (and the reports they name); with
@@ -53,7 +66,7 @@ pub fn load(dir: &Path, plan: Option<&[PlanEntry]>) -> Result<Merged, ScanError>
     let mut by_key: BTreeMap<(String, String), SummaryRow> = BTreeMap::new();
     for name in names {
         let path = dir.join(&name);
-        let text = std::fs::read_to_string(&path).map_err(|e| ScanError::io(&path, e))?;
+        let text = read_text(&path).map_err(|e| ScanError::io(&path, e))?;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -123,7 +136,7 @@ pub fn from_rows(mut rows: Vec<SummaryRow>, dir: &Path) -> Merged {
             if name.contains('/') || name.starts_with('.') {
                 return None;
             }
-            let text = std::fs::read_to_string(dir.join(name)).ok()?;
+            let text = read_text(&dir.join(name)).ok()?;
             serde_json::from_str::<Value>(&text).ok()
         });
         if row.status == Status::Audited && report.is_none() {
@@ -278,7 +291,7 @@ impl Merged {
                 .and_then(|r| r.strip_suffix(".json"))
                 .unwrap_or_default();
             let path = dir.join(format!("{stem}.sarif"));
-            let log: Value = std::fs::read_to_string(&path)
+            let log: Value = read_text(&path)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .ok_or_else(|| {

@@ -229,6 +229,11 @@ pub fn plan(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, Scan
 /// Requests the plan keeps in flight.
 const REQUESTS_IN_FLIGHT: usize = 16;
 
+/// Cap on an expansion record of the plan's cache: its children, smaller
+/// than the index they come from (the registry client's cap on a document
+/// is 64 MiB).
+const MAX_MANIFEST_RECORD: u64 = 64 << 20;
+
 fn plan_in_pool(registry: &dyn Registry, opts: &PlanOptions) -> Result<Planned, ScanError> {
     let host = opts.target.host.as_str();
     let mut out = Planned::default();
@@ -372,7 +377,8 @@ fn expand(
     let host = opts.target.host.as_str();
     let cache_path = opts.cache_path(&desc.digest);
     if let Some(path) = &cache_path {
-        let cached = std::fs::read(path)
+        // A record the cache holds is at most what a manifest may be.
+        let cached = crate::localfile::read_capped(path, MAX_MANIFEST_RECORD)
             .ok()
             .and_then(|b| serde_json::from_slice::<(String, Vec<Child>)>(&b).ok());
         if let Some((digest, children)) = cached {

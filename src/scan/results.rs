@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::ScanError;
+use crate::localfile::read_capped;
 
 /// The key of a result: everything the report depends on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +81,10 @@ pub struct CachedResult {
     pub junit: Option<String>,
 }
 
+/// Cap on one stored result (its counts and reports): a record larger than
+/// this is not one imgaudit wrote, and is not read into memory.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
 /// `<cache>/results`.
 #[derive(Clone, Debug)]
 pub struct ResultCache {
@@ -96,7 +101,7 @@ impl ResultCache {
 
     /// The result stored under `key`, if a whole record with that key is there.
     pub fn get(&self, key: &ResultKey) -> Option<CachedResult> {
-        let bytes = fs::read(self.dir.join(key.file_name())).ok()?;
+        let bytes = read_capped(&self.dir.join(key.file_name()), MAX_RESULT_BYTES).ok()?;
         let result: CachedResult = serde_json::from_slice(&bytes).ok()?;
         (result.key == *key).then_some(result)
     }

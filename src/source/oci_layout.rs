@@ -82,7 +82,7 @@ impl DirStore {
         if !meta.is_file() {
             return Err(Some(format!(
                 "is not a regular file ({})",
-                super::file_kind(&meta.file_type())
+                crate::localfile::kind(&meta.file_type())
             )));
         }
         Ok(real)
