@@ -14,10 +14,7 @@
 
 use std::io::Write;
 
-use imgaudit::config::Config;
 use imgaudit::image::{open_with, OpenOptions};
-use imgaudit::report::{render, text::TextOptions, Format};
-use imgaudit::source::{OpenRequest, Platform};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -36,17 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     drop(f);
-    let req = OpenRequest {
-        input: path.display().to_string(),
-        tag: None,
-        platform: Platform {
-            os: "linux".into(),
-            arch: "amd64".into(),
-            variant: None,
-        },
-        verify: false,
-        registry: None,
-    };
+    let req = common::request(path.display().to_string(), false, None);
     let opts = OpenOptions {
         extractors: std::sync::Arc::new(imgaudit::python::extractors::extractors()),
         ..OpenOptions::default()
@@ -66,15 +53,5 @@ fuzz_target!(|data: &[u8]| {
             panic!("the reader produced an index its own check refuses: {why}");
         }
     }
-    let audit = imgaudit::audit(&image, &Config::default());
-    let verbose = TextOptions {
-        verbose: true,
-        ..TextOptions::default()
-    };
-    for format in [Format::Text, Format::Json, Format::Sarif, Format::Junit] {
-        let _ = render(&audit.report, format, &verbose);
-    }
-    let size = imgaudit::size::analyze(&image);
-    let _ = imgaudit::size::render_json(&size);
-    let _ = imgaudit::size::render_text(&size, false);
+    common::audit_everything(&image);
 });

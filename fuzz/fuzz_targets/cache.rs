@@ -25,11 +25,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use imgaudit::cache::{FactCache, FileIdentity, Verified};
-use imgaudit::config::Config;
 use imgaudit::image::{open_with, OpenOptions};
 use imgaudit::layer::FileRange;
-use imgaudit::report::{render, text::TextOptions, Format};
-use imgaudit::source::{OpenRequest, Platform};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -86,17 +83,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-    let req = OpenRequest {
-        input: path.display().to_string(),
-        tag: None,
-        platform: Platform {
-            os: "linux".into(),
-            arch: "amd64".into(),
-            variant: None,
-        },
-        verify: true,
-        registry: None,
-    };
+    let req = common::request(path.display().to_string(), true, None);
     let opts = OpenOptions {
         extractors,
         cache: Some(cache),
@@ -115,15 +102,5 @@ fuzz_target!(|data: &[u8]| {
         let served: Vec<bool> = image.layers.iter().map(|l| l.from_cache).collect();
         eprintln!("cache fuzz: layers served from the cache: {served:?}");
     }
-    let audit = imgaudit::audit(&image, &Config::default());
-    let text = TextOptions {
-        verbose: true,
-        ..TextOptions::default()
-    };
-    for format in [Format::Text, Format::Json, Format::Sarif, Format::Junit] {
-        let _ = render(&audit.report, format, &text);
-    }
-    let size = imgaudit::size::analyze(&image);
-    let _ = imgaudit::size::render_json(&size);
-    let _ = imgaudit::size::render_text(&size, false);
+    common::audit_everything(&image);
 });

@@ -79,3 +79,42 @@ pub fn docker_archive(layers: &[&[u8]]) -> (Vec<u8>, Vec<(String, u64)>) {
     }
     (b.into_inner().unwrap(), placed)
 }
+
+/// How the image-level targets open `input`: linux/amd64, the analyzers'
+/// extractors, `verify` as asked, through `registry` when given.
+#[allow(dead_code)]
+pub fn request(
+    input: String,
+    verify: bool,
+    registry: Option<imgaudit::registry::Client>,
+) -> imgaudit::source::OpenRequest {
+    imgaudit::source::OpenRequest {
+        input,
+        tag: None,
+        platform: imgaudit::source::Platform {
+            os: "linux".into(),
+            arch: "amd64".into(),
+            variant: None,
+        },
+        verify,
+        registry,
+    }
+}
+
+/// What `imgaudit IMAGE` does once the image is open: every check, the
+/// sink and gate, all four report formats (verbose text), the size view.
+#[allow(dead_code)]
+pub fn audit_everything(image: &imgaudit::image::Image) {
+    use imgaudit::report::{render, text::TextOptions, Format};
+    let audit = imgaudit::audit(image, &imgaudit::config::Config::default());
+    let verbose = TextOptions {
+        verbose: true,
+        ..TextOptions::default()
+    };
+    for format in [Format::Text, Format::Json, Format::Sarif, Format::Junit] {
+        let _ = render(&audit.report, format, &verbose);
+    }
+    let size = imgaudit::size::analyze(image);
+    let _ = imgaudit::size::render_json(&size);
+    let _ = imgaudit::size::render_text(&size, false);
+}

@@ -35,7 +35,6 @@ use imgaudit::image::{open_with, OpenOptions};
 use imgaudit::registry::{Client, Keychain, Reference, RegistryOptions};
 use imgaudit::report::{render, text::TextOptions, Format};
 use imgaudit::scan::plan::{self, PlanOptions, Tags};
-use imgaudit::source::{OpenRequest, Platform};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -193,17 +192,11 @@ fuzz_target!(|data: &[u8]| {
         }
         return;
     }
-    let req = OpenRequest {
-        input: format!("registry:{addr}/fuzz/app:latest"),
-        tag: None,
-        platform: Platform {
-            os: "linux".into(),
-            arch: "amd64".into(),
-            variant: None,
-        },
-        verify: true,
-        registry: Some(client(addr)),
-    };
+    let req = common::request(
+        format!("registry:{addr}/fuzz/app:latest"),
+        true,
+        Some(client(addr)),
+    );
     let opts = OpenOptions {
         extractors: std::sync::Arc::new(imgaudit::python::extractors::extractors()),
         ..OpenOptions::default()
