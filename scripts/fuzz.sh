@@ -38,10 +38,12 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-    # `audit` takes the overlay's input: it starts from that corpus too (new
-    # inputs go to the first directory, its own).
+    # `audit` and `overlay` take the same input: each starts from the
+    # other's corpus too (new inputs go to the first directory, its own), so
+    # `overlay` also gets the slimmed test images (make-audit-seeds.py).
     corpora=("fuzz/corpus/$t")
     [ "$t" = audit ] && corpora+=(fuzz/corpus/overlay)
+    [ "$t" = overlay ] && corpora+=(fuzz/corpus/audit)
     # `remote` plays a registry whose answers may send the client elsewhere
     # (a token realm, a redirect): run it without a network, loopback only,
     # when this machine can make such a namespace (root or user namespaces).
