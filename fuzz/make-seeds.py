@@ -221,7 +221,8 @@ put("registry", "references", "\n".join([
 
 
 # A registry's answers (remote target): a mode byte (bit 0: the scan's plan,
-# else the image), then `PATH\nRAW HTTP RESPONSE` parts split on
+# else the image; bits 1-2: the credential, Basic, none, a registry token, an
+# identity token), then `PATH\nRAW HTTP RESPONSE` parts split on
 # `\n--RESPONSE--\n`; `@ADDR@` is the target's server.
 def resp(status, headers=(), body=b"", reason="OK", length=None):
     head = f"HTTP/1.1 {status} {reason}\r\n"
@@ -279,6 +280,11 @@ bearer = [
     (f"{REPO}/manifests/latest", resp(401, [("WWW-Authenticate", 'Bearer realm="http://@ADDR@/token",error="invalid_token"')])),
 ]
 put("remote", "bearer", remote(0, bearer + [tagged] + blobs))
+# The same registry, anonymous, with a `--registry-token`, and with an
+# identity token from the credential files (POSTed to the realm).
+put("remote", "bearer-anonymous", remote(2, bearer + [tagged] + blobs))
+put("remote", "bearer-registry-token", remote(4, bearer + [tagged] + blobs))
+put("remote", "bearer-identity-token", remote(6, bearer + [tagged] + blobs))
 put("remote", "basic", remote(0, [("/v2/", resp(401, [("WWW-Authenticate", 'Basic realm="fuzz"')])), tagged] + blobs))
 put("remote", "index", remote(0, [
     ping,

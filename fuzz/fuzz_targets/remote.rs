@@ -18,8 +18,9 @@
 //! redirect); run this target without one (`unshare -rn`, loopback up, as
 //! `scripts/fuzz.sh` does), so that elsewhere fails at once.
 //!
-//! The first byte picks the job (bit 0: the plan, else the image); the
-//! script is the rest. Property beyond "no panic, no hang": every planned
+//! The first byte picks the job (bit 0: the plan, else the image) and the
+//! credential (bits 1–2: Basic, none, a registry token, an identity token
+//! from `DOCKER_AUTH_CONFIG`); the script is the rest. Property beyond "no panic, no hang": every planned
 //! reference parses back (the shards read it) on this registry, and names
 //! output files inside the output directory.
 #![no_main]
@@ -53,6 +54,14 @@ fn server() -> &'static str {
     ADDR.get_or_init(|| {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().unwrap().to_string();
+        // The credential files' way (`Keychain::use_files`): an identity
+        // token for this registry, as `docker login` against a registry
+        // with OAuth2 writes it. Set once, before this process has any
+        // thread of imgaudit's or of this server's.
+        std::env::set_var(
+            "DOCKER_AUTH_CONFIG",
+            format!(r#"{{"auths":{{"{addr}":{{"identitytoken":"fuzz-refresh"}}}}}}"#),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 std::thread::spawn(move || serve(conn));
@@ -145,13 +154,34 @@ fn script(data: &[u8], addr: &str) -> Script {
     s
 }
 
-fn client(addr: &str) -> Client {
-    Client::new(RegistryOptions {
-        keychain: Keychain {
+/// The client, with the credential `kind` picks (bits 1–2 of the mode
+/// byte): Basic, none, a `--registry-token`, or an identity token from the
+/// credential files (exchanged at the realm with `grant_type=refresh_token`).
+fn client(addr: &str, kind: u8) -> Client {
+    let keychain = match kind & 3 {
+        0 => Keychain {
             token: None,
             basic: Some(("fuzz".into(), "fuzz-secret".into())),
             use_files: false,
         },
+        1 => Keychain {
+            token: None,
+            basic: None,
+            use_files: false,
+        },
+        2 => Keychain {
+            token: Some("fuzz-token".into()),
+            basic: None,
+            use_files: false,
+        },
+        _ => Keychain {
+            token: None,
+            basic: None,
+            use_files: true,
+        },
+    };
+    Client::new(RegistryOptions {
+        keychain,
         plain_http: vec![addr.to_string()],
         retries: 1,
         backoff: Duration::ZERO,
@@ -178,7 +208,7 @@ fuzz_target!(|data: &[u8]| {
             tags: Tags::All,
             cache: None,
         };
-        let planned = plan::plan(&client(addr), &opts);
+        let planned = plan::plan(&client(addr, mode >> 1), &opts);
         verbose(|| format!("{planned:?}"));
         if let Ok(planned) = planned {
             for e in &planned.entries {
@@ -195,7 +225,7 @@ fuzz_target!(|data: &[u8]| {
     let req = common::request(
         format!("registry:{addr}/fuzz/app:latest"),
         true,
-        Some(client(addr)),
+        Some(client(addr, mode >> 1)),
     );
     let opts = OpenOptions {
         extractors: std::sync::Arc::new(imgaudit::python::extractors::extractors()),
