@@ -136,6 +136,15 @@ nested = json.dumps({
                    "digest": digest(index), "size": len(index)}],
 }).encode()
 put("source", "nested-index", b"\x01" + nested + SEP + index + SEP + manifest + SEP + config + SEP + layer)
+# Selected by digest (bit 3: part 1's), untagged as cosign leaves an image:
+# a manifest the index lists, an index nested in one.
+untagged = json.loads(index)
+del untagged["manifests"][0]["annotations"]
+untagged = json.dumps(untagged).encode()
+put("source", "oci-by-digest", b"\x09" + untagged + SEP + manifest + SEP + config + SEP + layer)
+put("source", "nested-by-digest", b"\x09" + nested + SEP + untagged + SEP + manifest + SEP + config + SEP + layer)
+# The archive gzip-compressed (bit 4), as `docker save | gzip` writes it.
+put("source", "docker-gzip", b"\x10" + docker + SEP + config + SEP + layer)
 
 
 # ELF files as the loader sees them: generated, small (a few hundred bytes)

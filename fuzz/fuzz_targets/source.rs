@@ -5,6 +5,12 @@
 //! (first byte even) or `index.json` (odd); every other part is stored as
 //! `blobs/sha256/<its digest>` so manifests that name a part by digest
 //! reach it (the seeds do). The image config is also parsed on its own.
+//!
+//! The first byte: bit 0 = `index.json` (else `manifest.json`), bit 1 =
+//! verify, bit 2 = select tag `latest`, bit 3 = select by the digest of
+//! part 1 (as `--image sha256:…` does: a manifest or an index, found at
+//! any depth), bit 4 = the archive gzip-compressed (sniffed as a user's
+//! `.tar.gz` is).
 #![no_main]
 
 use sha2::{Digest, Sha256};
@@ -49,9 +55,20 @@ fuzz_target!(|data: &[u8]| {
         let name = format!("blobs/sha256/{}", hex::encode(Sha256::digest(p)));
         append(&mut builder, &name, p);
     }
-    let Ok(tarball) = builder.into_inner() else {
+    let Ok(mut tarball) = builder.into_inner() else {
         return;
     };
+    if mode & 16 != 0 {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if gz.write_all(&tarball).is_err() {
+            return;
+        }
+        let Ok(compressed) = gz.finish() else {
+            return;
+        };
+        tarball = compressed;
+    }
     let layers = ReadOptions {
         name: String::new(),
         compression: None,
@@ -67,6 +84,12 @@ fuzz_target!(|data: &[u8]| {
         arch: "amd64".into(),
         variant: None,
     };
-    let tag = (mode & 4 != 0).then_some("latest");
+    let by_digest = parts
+        .get(1)
+        .map(|p| format!("sha256:{}", hex::encode(Sha256::digest(p))));
+    let tag = match (mode & 8 != 0, &by_digest) {
+        (true, Some(d)) => Some(d.as_str()),
+        _ => (mode & 4 != 0).then_some("latest"),
+    };
     let _ = resolve(&store, tag, &platform);
 });
