@@ -101,12 +101,54 @@ pub fn request(
     }
 }
 
-/// What `imgaudit IMAGE` does once the image is open: every check, the
-/// sink and gate, all four report formats (verbose text), the size view.
+/// A config with every kind of key (rules demoted and promoted, ignores by
+/// rule, by path glob and by both, budgets far below any input), so that
+/// the sink's overrides and ignores, the gate and `size-budget-exceeded`
+/// run on what the fuzzer builds.
+const CONFIG: &str = r#"
+fail-on = "warning"
+
+[rules]
+record-mismatch = "warning"
+metadata-malformed = "error"
+shim-not-executable = "info"
+
+[[ignore]]
+rule = "entry-point-without-metadata"
+path = "/usr/bin/*"
+reason = "fuzz"
+
+[[ignore]]
+rule = "dependency-missing"
+reason = "fuzz"
+
+[[ignore]]
+path = "/opt/venv/lib/**/tests/**"
+reason = "fuzz"
+
+[budget]
+total = "64KiB"
+layer = "16KiB"
+waste = 1024
+"#;
+
+/// The config an input is audited with: the default, or (inputs of odd
+/// length: half of them, whatever their format) [`CONFIG`].
 #[allow(dead_code)]
-pub fn audit_everything(image: &imgaudit::image::Image) {
+pub fn config_for(data: &[u8]) -> imgaudit::config::Config {
+    if data.len() % 2 == 0 {
+        return imgaudit::config::Config::default();
+    }
+    imgaudit::config::Config::from_str(CONFIG, "fuzz.toml").expect("the fuzz config parses")
+}
+
+/// What `imgaudit IMAGE` does once the image is open: every check, the
+/// sink and gate under `config`, all four report formats (verbose text),
+/// the size view.
+#[allow(dead_code)]
+pub fn audit_everything(image: &imgaudit::image::Image, config: &imgaudit::config::Config) {
     use imgaudit::report::{render, text::TextOptions, Format};
-    let audit = imgaudit::audit(image, &imgaudit::config::Config::default());
+    let audit = imgaudit::audit(image, config);
     let verbose = TextOptions {
         verbose: true,
         ..TextOptions::default()
