@@ -28,20 +28,28 @@ audited by the CLI; the script prints the rules the seed fires next to the
 rules the real image fires, and writes the seed only if it fires something
 (or the real image is clean and so is the seed).
 
-    python3 fuzz/make-audit-seeds.py target/debug/imgaudit
+Each layer that adds or removes system libraries also gets the
+`/etc/ld.so.cache` a Debian build would leave there (`with_ld_cache`).
+
+    python3 fuzz/make-audit-seeds.py target/debug/imgaudit [LAYOUT:REF...]
 """
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "fuzz"))
-from seedlib import docker_archive, image_layers, slim  # noqa: E402
+from seedlib import docker_archive, image_layers, slim, squash  # noqa: E402
 
 SEP = b"\n--LAYER--\n"
 FLIP_SITE_ELF = {("native", "arm64-x86-ext")}
+# Not amd64: this machine's ldconfig would not index its libraries.
+FOREIGN = {("native", "arm64-x86-ext")}
 # Images of at most four layers (the target takes four), chosen so that
 # every rule the target can reach fires in at least one seed.
 IMAGES = [
@@ -100,6 +108,55 @@ IMAGES = [
 ]
 
 
+# A library in a directory ldconfig indexes (/lib, /usr/lib, their
+# multiarch directories), or its whiteout.
+SYSTEM_LIB = re.compile(r"^(usr/)?lib(32|64)?/([^/]*-linux-gnu[^/]*/)?(\.wh\.)?[^/]*\.so[^/]*$")
+
+
+def inside(member, dest):
+    """tarfile's "tar" filter (nothing outside dest), skipping what it
+    refuses rather than stopping: a link that resolves through an absolute
+    symlink already extracted (`/lib64/ld-linux-x86-64.so.2`)."""
+    try:
+        return tarfile.tar_filter(member, dest)
+    except tarfile.FilterError:
+        return None
+
+
+def with_ld_cache(layers, tmp):
+    """The layers as an image built on Debian has them: each layer in which
+    system libraries come or go (an apt or dpkg step, whose libc-bin
+    trigger runs ldconfig) carries the `/etc/ld.so.cache` that `ldconfig -r`
+    writes for the image as it stands after that layer. The fixture scripts
+    unpack packages without their maintainer scripts, so the test images
+    have no cache, and without one the loader never read an image's cache
+    in the audit target (fuzz/tools/coverage.py gap audit). Needs root
+    (ldconfig chroots)."""
+    out = []
+    for i, layer in enumerate(layers):
+        names = [ti.name.lstrip("./") for ti in tarfile.open(fileobj=io.BytesIO(layer))]
+        if not any(SYSTEM_LIB.match(n) for n in names):
+            out.append(layer)
+            continue
+        root = os.path.join(tmp, f"root{i}")
+        with tarfile.open(fileobj=io.BytesIO(squash(layers[:i + 1]))) as t:
+            t.extractall(root, filter=inside)
+        subprocess.run(["ldconfig", "-r", root], check=True)
+        with open(os.path.join(root, "etc", "ld.so.cache"), "rb") as f:
+            cache = f.read()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=io.BytesIO(layer)) as src, \
+                tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as dst:
+            for ti in src:
+                if ti.name.lstrip("./") != "etc/ld.so.cache":
+                    dst.addfile(ti, src.extractfile(ti) if ti.isfile() else None)
+            ti = tarfile.TarInfo("etc/ld.so.cache")
+            ti.size, ti.mode, ti.mtime = len(cache), 0o644, 1735689600
+            dst.addfile(ti, io.BytesIO(cache))
+        out.append(buf.getvalue())
+    return out
+
+
 def rules(imgaudit, image):
     out = subprocess.run([imgaudit, image, "--format", "json"], capture_output=True)
     if out.returncode == 2:
@@ -111,9 +168,14 @@ def main():
     imgaudit = sys.argv[1]
     out = os.path.join(ROOT, "fuzz", "corpus", "audit")
     reached = set()
+    only = set(sys.argv[2:])
     with tempfile.TemporaryDirectory() as tmp:
         for layout, ref in IMAGES:
+            if only and f"{layout}:{ref}" not in only:
+                continue
             layers = slim(image_layers(layout, ref), (layout, ref) in FLIP_SITE_ELF)
+            if (layout, ref) not in FOREIGN:
+                layers = with_ld_cache(layers, tmp)
             assert len(layers) <= 4, (layout, ref)
             seed = SEP.join(layers)
             archive = os.path.join(tmp, "seed.tar")
