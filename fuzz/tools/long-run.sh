@@ -17,7 +17,7 @@
 #   input it keeps that is at most the target's size cap is copied to
 #   fuzz/corpus/T/cmin-<sha1> (named by content: stable across merges). Caps:
 #   64 KiB for audit and overlay, 16 KiB for cache (their finds grow from the
-#   slimmed test images, up to 840 KiB; the small ones carry most of the new
+#   slimmed test images, up to 850 KiB; the small ones carry most of the new
 #   edges), none for the rest. Prints what the merge found and what was kept.
 #
 # Needs the instrumented build: cargo +nightly fuzz build -O
