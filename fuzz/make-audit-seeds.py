@@ -30,9 +30,11 @@ rules the real image fires, and writes the seed only if it fires something
 
 Each layer that adds or removes system libraries also gets the
 `/etc/ld.so.cache` a Debian build would leave there (`with_ld_cache`).
+Some are also written with their layers gzip-compressed (`GZIP`).
 
     python3 fuzz/make-audit-seeds.py target/debug/imgaudit [LAYOUT:REF...]
 """
+import gzip
 import io
 import json
 import os
@@ -108,6 +110,13 @@ IMAGES = [
 ]
 
 
+# Also stored with gzip-compressed layers (`seed-gz-*`), as registries
+# serve them: the reader then streams each layer (the ELF stream, the
+# record guard), which the target never did on an uncompressed archive.
+GZIP = {("native", r) for r in ("native-libs", "sqlite-purged", "zmq-healthy", "abi-mismatch",
+                                "arm64-x86-ext", "trixie-bookworm-venv", "odbc-purged",
+                                "zmq-libs-deleted")} | {
+    ("oci", "file-edited"), ("oci", "incident-later-run"), ("layouts", "epforms-so-stripped")}
 # A library in a directory ldconfig indexes (/lib, /usr/lib, their
 # multiarch directories), or its whiteout.
 SYSTEM_LIB = re.compile(r"^(usr/)?lib(32|64)?/([^/]*-linux-gnu[^/]*/)?(\.wh\.)?[^/]*\.so[^/]*$")
@@ -158,7 +167,10 @@ def with_ld_cache(layers, tmp):
 
 
 def rules(imgaudit, image):
-    out = subprocess.run([imgaudit, image, "--format", "json"], capture_output=True)
+    # As the target opens it: without verification (a gzip layer's
+    # diff_id is the digest of its compressed bytes there).
+    out = subprocess.run([imgaudit, image, "--no-verify", "--format", "json"],
+                         capture_output=True)
     if out.returncode == 2:
         return {"<refused: " + out.stderr.decode(errors="replace").strip() + ">"}
     return {f["rule"] for f in json.loads(out.stdout)["findings"]}
@@ -190,6 +202,16 @@ def main():
                 reached |= fired
                 with open(os.path.join(out, f"seed-{layout}-{ref}"), "wb") as f:
                     f.write(seed)
+            if kept and (layout, ref) in GZIP:
+                gz = [gzip.compress(layer, compresslevel=9, mtime=0) for layer in layers]
+                with open(archive, "wb") as f:
+                    f.write(docker_archive(gz))
+                same = rules(imgaudit, archive) == fired
+                print(f"  gzip-compressed: {len(SEP.join(gz)) // 1024} KiB;"
+                      f" {'fires the same' if same else 'fires otherwise (not kept)'}")
+                if same:
+                    with open(os.path.join(out, f"seed-gz-{layout}-{ref}"), "wb") as f:
+                        f.write(SEP.join(gz))
     print("rules the seeds reach:", " ".join(sorted(reached)))
 
 
