@@ -351,8 +351,17 @@ fn step_as<Elf: FileHeader<Endian = Endianness>>(
         return Step::Done(Some(facts));
     };
     let (mut strtab, mut strsz) = (None, None);
-    // (tag, offset in .dynstr)
+    // (tag, offset in .dynstr): every DT_NEEDED in order, then the last
+    // entry of each single-valued tag.
     let mut strings: Vec<(elf::DynamicTag, u64)> = Vec::new();
+    // Why the last: a tag that holds one value is the last entry that
+    // spells it, as glibc's `elf_get_dynamic_info` reads them
+    // (`info[tag] = dyn` over the whole section). Taking each entry in turn
+    // let an earlier one stand in for a last one that could not be read:
+    // the stream, which cannot go back for the last one's string, reported
+    // the first `DT_SONAME` where the file's is another (found by the `elf`
+    // fuzz target: two `DT_SONAME`s).
+    let mut single: [Option<u64>; 3] = [None; 3];
     for d in entries {
         let tag = d.tag(endian);
         let val = d.val(endian);
@@ -360,10 +369,19 @@ fn step_as<Elf: FileHeader<Endian = Endianness>>(
             elf::DT_NULL => break,
             elf::DT_STRTAB => strtab = Some(val),
             elf::DT_STRSZ => strsz = Some(val),
-            elf::DT_NEEDED | elf::DT_SONAME | elf::DT_RPATH | elf::DT_RUNPATH => {
-                strings.push((tag, val))
-            }
+            elf::DT_NEEDED => strings.push((tag, val)),
+            elf::DT_SONAME => single[0] = Some(val),
+            elf::DT_RPATH => single[1] = Some(val),
+            elf::DT_RUNPATH => single[2] = Some(val),
             _ => {}
+        }
+    }
+    for (tag, val) in [elf::DT_SONAME, elf::DT_RPATH, elf::DT_RUNPATH]
+        .into_iter()
+        .zip(single)
+    {
+        if let Some(val) = val {
+            strings.push((tag, val));
         }
     }
     // DT_STRTAB is an address: the PT_LOAD segment holding it gives the
@@ -809,6 +827,34 @@ mod tests {
             assert!(
                 part.interp.is_none() || part.interp == whole.interp,
                 "chunk {chunk}"
+            );
+            if part.complete {
+                assert_eq!(part, whole, "chunk {chunk}");
+            }
+        }
+    }
+
+    /// Found by the `elf` fuzz target (issue 10): a dynamic section with
+    /// two `DT_SONAME`s, the last one's string in bytes the stream had
+    /// passed before the program headers named the section. The stream
+    /// reported the first one's string; the file's soname is the last one's
+    /// (glibc keeps the last entry of a tag), so it must say it does not
+    /// know it.
+    #[test]
+    fn r10_fuzz_duplicate_soname_is_the_last() {
+        let input = include_bytes!("../fuzz/corpus/elf/r10-duplicate-soname");
+        let file = &input[2..];
+        let whole = parse(file).expect("an ELF header");
+        assert_eq!(whole.soname.as_deref(), Some(""), "{whole:?}");
+        for chunk in [1, 2, 17, 257, 4097] {
+            let mut st = ElfStream::new(file.len() as u64);
+            for c in file.chunks(chunk) {
+                st.feed(c);
+            }
+            let Some(part) = st.finish() else { continue };
+            assert!(
+                part.soname.is_none() || part.soname == whole.soname,
+                "chunk {chunk}: {part:?}"
             );
             if part.complete {
                 assert_eq!(part, whole, "chunk {chunk}");
