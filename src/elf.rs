@@ -759,6 +759,15 @@ mod tests {
         }
     }
 
+    /// The facts of `file` streamed in chunks of `chunk` bytes.
+    fn streamed(file: &[u8], chunk: usize) -> Option<ElfFacts> {
+        let mut st = ElfStream::new(file.len() as u64);
+        for c in file.chunks(chunk) {
+            st.feed(c);
+        }
+        st.finish()
+    }
+
     /// Found by the `elf` fuzz target (issue 10): a `PT_INTERP` whose NUL
     /// lies past its `p_filesz` made the stream ask for the same range
     /// forever. Both ways of reading must end, agree, and read no
@@ -772,11 +781,11 @@ mod tests {
         let whole = parse(file).expect("an ELF header");
         assert_eq!(whole.interp, None, "{whole:?}");
         for chunk in [1, 17, 4097] {
-            let mut st = ElfStream::new(file.len() as u64);
-            for c in file.chunks(chunk) {
-                st.feed(c);
-            }
-            assert_eq!(st.finish().as_ref(), Some(&whole), "chunk {chunk}");
+            assert_eq!(
+                streamed(file, chunk).as_ref(),
+                Some(&whole),
+                "chunk {chunk}"
+            );
         }
     }
 
@@ -791,11 +800,7 @@ mod tests {
         let whole = parse(file).expect("an ELF header");
         assert!(whole.interp.is_some(), "{whole:?}");
         for chunk in [1, 7, 64, 4096] {
-            let mut st = ElfStream::new(file.len() as u64);
-            for c in file.chunks(chunk) {
-                st.feed(c);
-            }
-            let part = st.finish().expect("an ELF header");
+            let part = streamed(file, chunk).expect("an ELF header");
             if part.complete {
                 assert_eq!(part, whole, "chunk {chunk}");
             } else {
@@ -816,14 +821,12 @@ mod tests {
         let whole = parse(file).expect("an ELF header");
         assert_eq!(whole.interp.as_deref(), Some("("), "{whole:?}");
         for chunk in [1, 17, 4097] {
-            let mut st = ElfStream::new(file.len() as u64);
-            for c in file.chunks(chunk) {
-                st.feed(c);
-            }
             // The stream may know less (here: the dynamic section lies in
             // bytes it passed before the program headers named it), never
             // something else.
-            let Some(part) = st.finish() else { continue };
+            let Some(part) = streamed(file, chunk) else {
+                continue;
+            };
             assert!(
                 part.interp.is_none() || part.interp == whole.interp,
                 "chunk {chunk}"
@@ -847,11 +850,9 @@ mod tests {
         let whole = parse(file).expect("an ELF header");
         assert_eq!(whole.soname.as_deref(), Some(""), "{whole:?}");
         for chunk in [1, 2, 17, 257, 4097] {
-            let mut st = ElfStream::new(file.len() as u64);
-            for c in file.chunks(chunk) {
-                st.feed(c);
-            }
-            let Some(part) = st.finish() else { continue };
+            let Some(part) = streamed(file, chunk) else {
+                continue;
+            };
             assert!(
                 part.soname.is_none() || part.soname == whole.soname,
                 "chunk {chunk}: {part:?}"
