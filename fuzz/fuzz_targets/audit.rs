@@ -53,5 +53,5 @@ fuzz_target!(|data: &[u8]| {
             panic!("the reader produced an index its own check refuses: {why}");
         }
     }
-    common::audit_everything(&image, &common::config_for(data));
+    common::audit_everything(&image, common::config_for(data));
 });

@@ -102,5 +102,5 @@ fuzz_target!(|data: &[u8]| {
         let served: Vec<bool> = image.layers.iter().map(|l| l.from_cache).collect();
         eprintln!("cache fuzz: layers served from the cache: {served:?}");
     }
-    common::audit_everything(&image, &common::config_for(data));
+    common::audit_everything(&image, common::config_for(data));
 });

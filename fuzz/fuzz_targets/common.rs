@@ -133,13 +133,21 @@ waste = 1024
 "#;
 
 /// The config an input is audited with: the default, or (inputs of odd
-/// length: half of them, whatever their format) [`CONFIG`].
+/// length: half of them, whatever their format) [`CONFIG`]. Each is built
+/// once per process, not per input (parsing the TOML and compiling its
+/// globs is no part of what an input exercises).
 #[allow(dead_code)]
-pub fn config_for(data: &[u8]) -> imgaudit::config::Config {
+pub fn config_for(data: &[u8]) -> &'static imgaudit::config::Config {
+    use imgaudit::config::Config;
+    use std::sync::LazyLock;
+    static DEFAULT: LazyLock<Config> = LazyLock::new(Config::default);
+    static FUZZ: LazyLock<Config> =
+        LazyLock::new(|| Config::from_str(CONFIG, "fuzz.toml").expect("the fuzz config parses"));
     if data.len() % 2 == 0 {
-        return imgaudit::config::Config::default();
+        &DEFAULT
+    } else {
+        &FUZZ
     }
-    imgaudit::config::Config::from_str(CONFIG, "fuzz.toml").expect("the fuzz config parses")
 }
 
 /// What `imgaudit IMAGE` does once the image is open: every check, the
