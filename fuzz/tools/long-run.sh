@@ -18,7 +18,8 @@
 #   fuzz/corpus/T/cmin-<sha1> (named by content: stable across merges). Caps:
 #   64 KiB for audit and overlay, 16 KiB for cache (their finds grow from the
 #   slimmed test images, up to 850 KiB; the small ones carry most of the new
-#   edges), none for the rest. Prints what the merge found and what was kept.
+#   edges), 64 KiB for scan (from a real shard output of 155 KiB), none for
+#   the rest. Prints what the merge found and what was kept.
 #
 # Needs the instrumented build: cargo +nightly fuzz build -O
 # The remote target runs without a network (unshare -rn, loopback up).
@@ -96,7 +97,7 @@ merge)
     for t in "$@"; do
         need_bin "$t"
         case $t in
-        audit | overlay) cap=65536 ;;
+        audit | overlay | scan) cap=65536 ;;
         cache) cap=16384 ;;
         *) cap=0 ;;
         esac

@@ -16,7 +16,7 @@
 //! overlapping plans can) is counted once, with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use strum::IntoEnumIterator;
@@ -48,6 +48,30 @@ const MAX_OUTPUT_BYTES: u64 = 256 << 20;
 fn read_text(path: &Path) -> std::io::Result<String> {
     String::from_utf8(read_capped(path, MAX_OUTPUT_BYTES)?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
+/// A file a summary row names, in `dir`: a plain file name only (not
+/// empty, no `/`, not hidden), whatever the row says. The directory is
+/// shared by every shard, and a row must not send the merge to read a file
+/// elsewhere on the machine (`../x.json`, `/etc/x.json`).
+fn output_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    (!name.is_empty() && !name.contains('/') && !name.starts_with('.')).then(|| dir.join(name))
+}
+
+/// The runs of a SARIF log a shard wrote, when it is one: `runs` an array
+/// of objects (the merge writes into each; anything else is not a log
+/// imgaudit wrote).
+fn sarif_runs(text: &str) -> Option<Vec<serde_json::Map<String, Value>>> {
+    let mut log: Value = serde_json::from_str(text).ok()?;
+    let Value::Array(runs) = log.get_mut("runs")?.take() else {
+        return None;
+    };
+    runs.into_iter()
+        .map(|run| match run {
+            Value::Object(run) => Some(run),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Read every `summary-*.jsonl` of `dir` (and the reports they name); with
@@ -132,11 +156,7 @@ pub fn from_rows(mut rows: Vec<SummaryRow>, dir: &Path) -> Merged {
     rows.sort_by(|a, b| (&a.reference, &a.platform).cmp(&(&b.reference, &b.platform)));
     for row in &rows {
         let report = row.report.as_deref().and_then(|name| {
-            // Only a plain file name of this directory, whatever a summary says.
-            if name.contains('/') || name.starts_with('.') {
-                return None;
-            }
-            let text = read_text(&dir.join(name)).ok()?;
+            let text = read_text(&output_file(dir, name)?).ok()?;
             serde_json::from_str::<Value>(&text).ok()
         });
         if row.status == Status::Audited && report.is_none() {
@@ -165,15 +185,22 @@ impl Merged {
 
     fn totals(&self) -> Value {
         let count = |f: &dyn Fn(&SummaryRow) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        // Saturating: the counts come from files in a shared directory, and
+        // two rows claiming `usize::MAX` errors must not overflow the total.
+        let sum = |f: &dyn Fn(&SummaryRow) -> u64| {
+            self.rows
+                .iter()
+                .fold(0u64, |total, r| total.saturating_add(f(r)))
+        };
         json!({
             "images": self.rows.len(),
             "passed": count(&|r| r.gate == Some(Gate::Pass)),
             "failed": count(&|r| r.gate == Some(Gate::Fail)),
             "unreadable": count(&|r| r.status == Status::Unreadable),
             "cached": count(&|r| r.cached),
-            "errors": self.rows.iter().map(|r| r.counts.errors).sum::<usize>(),
-            "warnings": self.rows.iter().map(|r| r.counts.warnings).sum::<usize>(),
-            "bytes_pulled": self.rows.iter().map(|r| r.bytes_pulled).sum::<u64>(),
+            "errors": sum(&|r| r.counts.errors as u64),
+            "warnings": sum(&|r| r.counts.warnings as u64),
+            "bytes_pulled": sum(&|r| r.bytes_pulled),
         })
     }
 
@@ -215,7 +242,7 @@ impl Merged {
         let esc = |s: &str| crate::escape::for_terminal(s, crate::escape::MAX_LINE).into_owned();
         let mut out = String::new();
         for row in &self.rows {
-            let short = row.digest.get(..19).unwrap_or(&row.digest);
+            let short = esc(row.digest.get(..19).unwrap_or(&row.digest));
             let what = match (row.status, row.gate) {
                 (Status::Unreadable, _) => format!(
                     "unreadable: {}",
@@ -266,11 +293,11 @@ impl Merged {
     }
 
     fn sarif(&self, dir: &Path) -> Result<String, ScanError> {
-        let mut runs = Vec::new();
+        let mut all = Vec::new();
         for row in &self.rows {
             let id = Self::automation_id(row);
             if row.status == Status::Unreadable {
-                runs.push(json!({
+                all.push(json!({
                     "tool": {"driver": {"name": "imgaudit", "version": env!("CARGO_PKG_VERSION")}},
                     "automationDetails": {"id": id},
                     "invocations": [{
@@ -285,30 +312,34 @@ impl Merged {
                 }));
                 continue;
             }
-            let stem = row
+            let name = row
                 .report
                 .as_deref()
                 .and_then(|r| r.strip_suffix(".json"))
-                .unwrap_or_default();
-            let path = dir.join(format!("{stem}.sarif"));
-            let log: Value = read_text(&path)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
+                .map(|stem| format!("{stem}.sarif"));
+            let runs = name
+                .as_deref()
+                .and_then(|n| output_file(dir, n))
+                .and_then(|path| read_text(&path).ok())
+                .and_then(|text| sarif_runs(&text))
                 .ok_or_else(|| {
                     ScanError::MissingOutput(format!(
-                        "`{}` is missing: run the scan with `--sarif` to merge SARIF",
-                        path.display()
+                        "the SARIF log of `{}` ({}), `{}` in `{}`, is missing or not a SARIF log: run the scan with `--sarif` to merge SARIF",
+                        row.reference,
+                        row.platform,
+                        name.as_deref().unwrap_or("?"),
+                        dir.display()
                     ))
                 })?;
-            for mut run in log["runs"].as_array().cloned().unwrap_or_default() {
-                run["automationDetails"] = json!({ "id": id });
-                runs.push(run);
+            for mut run in runs {
+                run.insert("automationDetails".into(), json!({ "id": id }));
+                all.push(Value::Object(run));
             }
         }
         let log = json!({
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
-            "runs": runs,
+            "runs": all,
         });
         let mut out = serde_json::to_string_pretty(&log).expect("a SARIF log serializes");
         out.push('\n');
@@ -373,5 +404,120 @@ impl Merged {
             junit.add_test_suite(suite);
         }
         junit.to_string().expect("a JUnit report serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One `summary-*.jsonl` line as a shard writes it.
+    fn line(digest: &str, report: &str, errors: u64, bytes_pulled: u64) -> String {
+        json!({
+            "ref": "oci:/images:app", "digest": digest, "platform": "linux/amd64",
+            "status": "audited", "errors": errors, "warnings": 0, "infos": 0,
+            "suppressed": 0, "environments": 1, "gate": "fail", "cached": false,
+            "seconds": 0.5, "bytes_pulled": bytes_pulled, "report": report, "shard": 0,
+        })
+        .to_string()
+    }
+
+    /// An output directory inside a scratch directory that also holds a
+    /// file the merge must never read (`secret.*`, beside `out/`).
+    fn shared_dir(summary: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("summary-0.jsonl"), summary).unwrap();
+        for (name, body) in files {
+            std::fs::write(out.join(name), body).unwrap();
+        }
+        let secret = r#"{"runs":[{"secret":"from outside the output directory"}],"findings":[]}"#;
+        std::fs::write(root.path().join("secret.json"), secret).unwrap();
+        std::fs::write(root.path().join("secret.sarif"), secret).unwrap();
+        (root, out)
+    }
+
+    #[test]
+    fn a_summary_row_cannot_send_the_merge_outside_the_output_directory() {
+        let d = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+        for report in ["../secret.json", "/ROOT/secret.json", ".hidden.json", ""] {
+            let (root, out) = shared_dir("", &[]);
+            let report = report.replace("/ROOT", &root.path().display().to_string());
+            let summary = format!("{}\n", line(&d(1), &report, 1, 0));
+            std::fs::write(out.join("summary-0.jsonl"), summary).unwrap();
+            let merged = load(&out, None).unwrap();
+            assert_eq!(merged.reports, vec![None], "{report}");
+            for format in [Format::Text, Format::Json, Format::Junit] {
+                let body = merged.render(format, &out).unwrap();
+                assert!(!body.contains("outside the output"), "{report}: {body}");
+            }
+            // The SARIF log it names is not read: the merge says it is
+            // missing instead of merging another file's runs.
+            let err = merged.render(Format::Sarif, &out).unwrap_err().to_string();
+            assert!(err.contains("is missing or not a SARIF log"), "{err}");
+        }
+    }
+
+    #[test]
+    fn sarif_logs_whose_runs_are_not_objects_are_refused_not_a_panic() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let summary = format!("{}\n", line(&digest, "a.json", 1, 0));
+        for log in [
+            r#"{"runs":[1]}"#,
+            r#"{"runs":[{}, "x"]}"#,
+            r#"{"runs":{}}"#,
+            "[]",
+        ] {
+            let (_root, out) = shared_dir(&summary, &[("a.json", "{}"), ("a.sarif", log)]);
+            let merged = load(&out, None).unwrap();
+            let err = merged.render(Format::Sarif, &out).unwrap_err().to_string();
+            assert!(err.contains("not a SARIF log"), "{log}: {err}");
+        }
+        // A log imgaudit writes is merged, its run named by the image.
+        let log =
+            r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"imgaudit"}},"results":[]}]}"#;
+        let (_root, out) = shared_dir(&summary, &[("a.json", "{}"), ("a.sarif", log)]);
+        let body = load(&out, None)
+            .unwrap()
+            .render(Format::Sarif, &out)
+            .unwrap();
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            doc["runs"][0]["automationDetails"]["id"],
+            "imgaudit/oci:/images:app/linux/amd64/"
+        );
+    }
+
+    #[test]
+    fn totals_of_hostile_counts_saturate() {
+        let d = |n: u8| format!("sha256:{}", format!("{n:x}").repeat(64));
+        let max = usize::MAX as u64;
+        let summary = format!(
+            "{}\n{}\n",
+            line(&d(1), "a.json", max, u64::MAX),
+            line(&d(2), "b.json", max, u64::MAX)
+        );
+        let (_root, out) = shared_dir(&summary, &[("a.json", "{}"), ("b.json", "{}")]);
+        let merged = load(&out, None).unwrap();
+        let doc: Value = serde_json::from_str(&merged.render(Format::Json, &out).unwrap()).unwrap();
+        assert_eq!(doc["summary"]["errors"], u64::MAX);
+        assert_eq!(doc["summary"]["bytes_pulled"], u64::MAX);
+        assert_eq!(merged.exit_code(), 1);
+    }
+
+    #[test]
+    fn the_text_report_escapes_every_field_of_a_row() {
+        let summary = format!("{}\n", line("sha256:\u{1b}]0;owned\u{7}", "a.json", 0, 0));
+        let (_root, out) = shared_dir(&summary, &[("a.json", "{}")]);
+        let text = load(&out, None)
+            .unwrap()
+            .render(Format::Text, &out)
+            .unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains(r"sha256:\u{1b}]0;owned"), "{text}");
     }
 }

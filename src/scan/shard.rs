@@ -110,9 +110,13 @@ pub fn order(mut entries: Vec<PlanEntry>) -> Vec<PlanEntry> {
 /// Slice `shard.index` of `ordered` (see [`order`]): contiguous, lengths
 /// differing by at most one, the N slices covering `ordered` exactly.
 pub fn slice(ordered: &[PlanEntry], shard: Shard) -> &[PlanEntry] {
-    let len = ordered.len();
-    let start = len * shard.index / shard.count;
-    let end = len * (shard.index + 1) / shard.count;
+    // In u128: `len * index` overflows usize for an index near
+    // `usize::MAX` (`--shard`, `JOB_COMPLETION_INDEX`), and a wrapped
+    // product made `start > end`. The bounds are at most `len`, so the
+    // casts back are exact.
+    let (len, count) = (ordered.len() as u128, shard.count as u128);
+    let start = (len * shard.index as u128 / count) as usize;
+    let end = (len * (shard.index as u128 + 1) / count) as usize;
     &ordered[start..end]
 }
 
@@ -228,5 +232,26 @@ mod tests {
             let (min, max) = (lengths.iter().min(), lengths.iter().max());
             assert!(max.unwrap() - min.unwrap() <= 1, "{count}: {lengths:?}");
         }
+    }
+
+    #[test]
+    fn shard_numbers_near_usize_max_slice_without_overflow() {
+        let plan: Vec<PlanEntry> = (0..3u8)
+            .map(|i| entry(&format!("r/{i}:1"), i, "linux/amd64", None))
+            .collect();
+        let count = usize::MAX;
+        let spec: ShardSpec = format!("{}/{count}", count - 1).parse().unwrap();
+        let shard = spec.resolve(None).unwrap();
+        // The last of usize::MAX slices of 3 entries holds the last entry.
+        assert_eq!(slice(&plan, shard), &plan[2..]);
+        assert!(slice(
+            &plan,
+            Shard {
+                index: 1 << 62,
+                count
+            }
+        )
+        .is_empty());
+        assert_eq!(slice(&plan, Shard { index: 0, count: 1 }), &plan[..]);
     }
 }
