@@ -16,9 +16,10 @@ finds land. Both replay a corpus with libFuzzer's -runs=0 -print_coverage=1
         A  = the committed corpus + the inputs found before the split,
         A' = A again (the target's own nondeterminism: thread pools),
         B  = A + the late inputs;
-      prints the edge differences by place (imgaudit's src/, a crate, std)
-      and the functions of src/ that gained most. Late growth that is all in
-      rayon or std is noise; growth in src/ is new behaviour.
+      prints the edge differences by place (imgaudit's src/, a crate, std),
+      the functions of src/ that gained most, and the most outside it. Late
+      growth that is all in rayon or std is noise; growth in src/ is new
+      behaviour. Safe on a run still going (its inputs are copied first).
 """
 import collections
 import os
@@ -107,13 +108,24 @@ def gap(target, extra):
 
 def late(target, runs, minutes):
     new_dir = Path(runs) / target / "new"
-    found = [(p.stat().st_mtime, p) for p in new_dir.iterdir() if p.is_file()]
-    if not found:
-        sys.exit(f"coverage: nothing in {new_dir}")
-    split = max(m for m, _ in found) - minutes * 60
-    early = [p for m, p in found if m < split]
-    late_ = [p for m, p in found if m >= split]
     with tempfile.TemporaryDirectory() as tmp:
+        # A snapshot first: a run still going deletes the inputs it reduces.
+        snap = Path(tmp) / "snap"
+        snap.mkdir()
+        found = []
+        for p in new_dir.iterdir():
+            try:
+                mtime = p.stat().st_mtime
+                shutil.copy2(p, snap / p.name)
+            except FileNotFoundError:
+                continue
+            found.append((mtime, snap / p.name))
+        if not found:
+            sys.exit(f"coverage: nothing in {new_dir}")
+        split = max(m for m, _ in found) - minutes * 60
+        early = [p for m, p in found if m < split]
+        late_ = [p for m, p in found if m >= split]
+
         def corpus(name, inputs):
             d = Path(tmp) / name
             d.mkdir()
@@ -147,6 +159,13 @@ def late(target, runs, minutes):
     ours = [(v, k) for k, v in fns.items() if k[1].startswith(SRC)]
     for v, (fn, path) in sorted(ours, reverse=True)[:15]:
         print(f"    {v:+d} {fn[:100]} ({where(path)})")
+    # What the rest is: Unicode tables and formatting in std, a parser's
+    # states in a crate, or a thread pool's timing.
+    theirs = [(v, k) for k, v in fns.items() if not k[1].startswith(SRC) and v > 0]
+    if theirs:
+        print("  outside src/, most:")
+        for v, (fn, path) in sorted(theirs, reverse=True)[:8]:
+            print(f"    {v:+d} {fn[:100]} ({where(path)})")
 
 
 def main(argv):

@@ -6,11 +6,14 @@
 //! requirement's specifier.
 //!
 //! Deliberately does not: know which distributions are installed, or read metadata.
-//! It wraps `pep508_rs` 0.9 / `pep440_rs` 0.7, with one change: requirements use
+//! It wraps `pep508_rs` 0.9 / `pep440_rs` 0.7, with two changes: requirements use
 //! [`RequirementUrl`], an opaque URL type, instead of `pep508_rs::VerbatimUrl`,
 //! because `VerbatimUrl` expands `${VARS}` from the *auditing* process's environment
 //! and rejects URLs it cannot parse; an audit must depend on the image alone, and a
-//! URL requirement is never checked against a version anyway.
+//! URL requirement is never checked against a version anyway. And the `and`/`or`
+//! of a marker is parsed here ([`Marker`]), each comparison by `pep508_rs`: its
+//! whole-marker parse costs memory exponential in the marker, kept for the life
+//! of the process.
 //!
 //! Spec: <https://packaging.python.org/en/latest/specifications/dependency-specifiers/#environment-markers>.
 //! pip's behaviour, from `pip/_internal/operations/check.py` and
@@ -30,8 +33,63 @@ use pep508_rs::{
 };
 use thiserror::Error;
 
-/// A PEP 508 requirement whose URL (`name @ url`) is kept verbatim.
-pub type Requirement = pep508_rs::Requirement<RequirementUrl>;
+/// A PEP 508 requirement: its name, extras and specifier (or URL, kept
+/// verbatim) as `pep508_rs` parses them, and its marker as imgaudit parses it
+/// ([`Marker`]). `Deref`s to the `pep508_rs` requirement, whose own marker is
+/// always empty.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// Everything before the marker.
+    pub inner: pep508_rs::Requirement<RequirementUrl>,
+    /// The marker; `None`: there is none, or every comparison in it is one
+    /// `pep508_rs` ignores (it always applies).
+    pub marker: Option<Marker>,
+}
+
+impl std::ops::Deref for Requirement {
+    type Target = pep508_rs::Requirement<RequirementUrl>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// A PEP 508 marker: `and`/`or` over comparisons, each comparison parsed and
+/// evaluated by `pep508_rs`.
+///
+/// Why not `pep508_rs`'s own `MarkerTree` for the whole marker: it builds a
+/// decision diagram as it parses, interning every node it makes, the
+/// intermediate ones too, in a process-wide table that is never freed. An
+/// image's metadata is untrusted, and a 600-byte marker can make it build
+/// megabytes (`(os_name != 'a' and sys_platform != 'b' and extra == 'c') or …`
+/// under the bounds below: about 0.5 MB per requirement, kept for the life of
+/// the process; 100 distinct ones of 516 bytes over distinct extras took
+/// 2.5 s and 1.9 GB), so one 4 MiB METADATA could exhaust the memory of a
+/// whole nightly scan. Here each comparison is one interned node, and the
+/// `and`/`or` around them is this plain tree: memory and time linear in the
+/// marker's length. The evaluation is the same: a diagram is a canonical
+/// form of the same boolean function of the same comparisons.
+#[derive(Debug, Clone)]
+pub enum Marker {
+    /// One comparison (`python_version < "3.11"`), a single-comparison
+    /// `pep508_rs` tree.
+    Comparison(pep508_rs::MarkerTree),
+    /// `a and b and …`
+    All(Vec<Marker>),
+    /// `a or b or …`
+    Any(Vec<Marker>),
+}
+
+impl Marker {
+    /// The marker's value in `env` with no extras (`extra == "…"` is false).
+    pub fn evaluate(&self, env: &MarkerEnvironment) -> bool {
+        match self {
+            Marker::Comparison(tree) => tree.evaluate(env, &[]),
+            Marker::All(markers) => markers.iter().all(|m| m.evaluate(env)),
+            Marker::Any(markers) => markers.iter().any(|m| m.evaluate(env)),
+        }
+    }
+}
 
 /// The URL of a `name @ url` requirement, as written: never parsed, never expanded.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,11 +130,239 @@ pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
     let trimmed = input.trim();
     check_bounds(trimmed)
         .and_then(|()| check_pep508_rs_panics(trimmed))
-        .and_then(|()| Requirement::from_str(trimmed))
+        .and_then(|()| {
+            // `pep508_rs` never sees the marker (see [`Marker`]): the part
+            // before the `;` holds none.
+            let (head, marker) = match marker_start(trimmed) {
+                Some(semicolon) => (&trimmed[..semicolon], Some(semicolon + 1)),
+                None => (trimmed, None),
+            };
+            let inner = pep508_rs::Requirement::from_str(head)?;
+            let marker = match marker {
+                Some(offset) => MarkerParser::parse(trimmed, offset)?,
+                None => None,
+            };
+            Ok(Requirement { inner, marker })
+        })
         .map_err(|source| RequirementError {
             input: input.to_owned(),
             source: Box::new(source),
         })
+}
+
+/// The same checks, then `pep508_rs`'s parse of the whole string, marker
+/// included: what [`parse_requirement`] did before it parsed markers itself.
+/// Only for comparing the two (the `markers` fuzz target, the tests): its
+/// marker costs memory exponential in the marker (see [`Marker`]).
+#[doc(hidden)]
+pub fn parse_requirement_whole(
+    input: &str,
+) -> Result<pep508_rs::Requirement<RequirementUrl>, RequirementError> {
+    let trimmed = input.trim();
+    check_bounds(trimmed)
+        .and_then(|()| check_pep508_rs_panics(trimmed))
+        .and_then(|()| pep508_rs::Requirement::from_str(trimmed))
+        .map_err(|source| RequirementError {
+            input: input.to_owned(),
+            source: Box::new(source),
+        })
+}
+
+/// Where the `;` that starts a requirement's marker is, as `pep508_rs` 0.9.2
+/// finds it (`parse_pep508_requirement`): the first `;` when the requirement
+/// names a version (names, extras and specifiers hold none); after
+/// `name @ url`, the first `;` with whitespace before it after the URL's
+/// first byte, since a URL runs on through any other `;` (`parse_url`). The part before it therefore
+/// holds no marker for `pep508_rs` to parse, whatever the input: in the URL
+/// case every earlier `;` is inside the URL.
+fn marker_start(input: &str) -> Option<usize> {
+    let b = input.as_bytes();
+    let skip = |mut i: usize, keep: &dyn Fn(u8) -> bool| {
+        while i < b.len() && keep(b[i]) {
+            i += 1;
+        }
+        i
+    };
+    let ws = |c: u8| (c as char).is_whitespace();
+    let mut i = skip(0, &ws);
+    i = skip(i, &|c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')
+    });
+    i = skip(i, &ws);
+    if b.get(i) == Some(&b'[') {
+        i = i + b[i..].iter().position(|&c| c == b']')? + 1;
+        i = skip(i, &ws);
+    }
+    if b.get(i) == Some(&b'@') {
+        // The URL starts after the whitespace and takes its first byte
+        // whatever it is (`x @ ;y` names the URL `;y`).
+        let url = skip(i + 1, &ws);
+        (url + 1..b.len()).find(|&k| b[k] == b';' && ws(b[k - 1]))
+    } else {
+        input.find(';')
+    }
+}
+
+/// The marker grammar of PEP 508 as `pep508_rs` 0.9.2 reads it
+/// (`marker/parse.rs`): `and` binds tighter than `or`, both are words
+/// between whitespace, parentheses group, and a comparison is
+/// `value op value`. Each comparison's text is handed to
+/// `pep508_rs::MarkerExpression::from_str`, so what a comparison may say and
+/// what it means are `pep508_rs`'s; a comparison it ignores (`os_name ~=
+/// 'x'`) is left out of its `and`/`or`, as it leaves it out. Recursion is
+/// bounded by [`MAX_MARKER_NESTING`] ([`check_bounds`] runs first); the
+/// input is ASCII ([`check_pep508_rs_panics`]), so byte and character
+/// offsets agree.
+struct MarkerParser<'a> {
+    input: &'a str,
+    pos: usize,
+}
+
+type MarkerResult = Result<Option<Marker>, Pep508Error<RequirementUrl>>;
+
+impl<'a> MarkerParser<'a> {
+    /// The marker of `input` that starts at byte `offset`.
+    fn parse(input: &'a str, offset: usize) -> MarkerResult {
+        let mut parser = MarkerParser { input, pos: offset };
+        let marker = parser.or()?;
+        parser.skip_whitespace();
+        match parser.peek() {
+            None => Ok(marker),
+            Some(c) => Err(parser.error(
+                parser.pos,
+                format!(
+                    "Unexpected character '{}', expected 'and', 'or' or end of input",
+                    c as char
+                ),
+            )),
+        }
+    }
+
+    fn or(&mut self) -> MarkerResult {
+        self.chain("or", Self::and, Marker::Any)
+    }
+
+    fn and(&mut self) -> MarkerResult {
+        self.chain("and", Self::expression, Marker::All)
+    }
+
+    /// `inner (op inner)*`, `op` being the next word between whitespace.
+    fn chain(
+        &mut self,
+        op: &str,
+        inner: fn(&mut Self) -> MarkerResult,
+        join: fn(Vec<Marker>) -> Marker,
+    ) -> MarkerResult {
+        let mut parts: Vec<Marker> = inner(self)?.into_iter().collect();
+        loop {
+            self.skip_whitespace();
+            let end = self.scan(self.pos, |c| !(c as char).is_whitespace());
+            if &self.input[self.pos..end] != op {
+                break;
+            }
+            self.pos = end;
+            parts.extend(inner(self)?);
+        }
+        Ok(match parts.len() {
+            0 | 1 => parts.pop(),
+            _ => Some(join(parts)),
+        })
+    }
+
+    /// `( marker )` or one comparison.
+    fn expression(&mut self) -> MarkerResult {
+        self.skip_whitespace();
+        if self.peek() == Some(b'(') {
+            let open = self.pos;
+            self.pos += 1;
+            let marker = self.or()?;
+            if self.peek() != Some(b')') {
+                return Err(self.error(open, "Unclosed `(` in the marker".to_string()));
+            }
+            self.pos += 1;
+            return Ok(marker);
+        }
+        let start = self.pos;
+        self.value()?;
+        self.skip_whitespace();
+        self.operator();
+        self.skip_whitespace();
+        self.value()?;
+        let text = &self.input[start..self.pos];
+        match pep508_rs::MarkerExpression::from_str(text) {
+            Ok(comparison) => {
+                Ok(comparison.map(|c| Marker::Comparison(pep508_rs::MarkerTree::expression(c))))
+            }
+            Err(e) => Err(self.error(start + e.start, e.message.to_string())),
+        }
+    }
+
+    /// A quoted string, or a marker name: its extent only (`pep508_rs`
+    /// judges it).
+    fn value(&mut self) -> Result<(), Pep508Error<RequirementUrl>> {
+        match self.peek() {
+            None => Err(self.error(
+                self.pos,
+                "Expected marker value, found end of dependency specification".to_string(),
+            )),
+            Some(quote @ (b'"' | b'\'')) => {
+                let close = self.input.as_bytes()[self.pos + 1..]
+                    .iter()
+                    .position(|&c| c == quote)
+                    .ok_or_else(|| self.error(self.pos, "Unclosed quoted string".to_string()))?;
+                self.pos += close + 2;
+                Ok(())
+            }
+            Some(_) => {
+                self.pos = self.scan(self.pos, |c| {
+                    !(c as char).is_whitespace() && !b"><=!~)".contains(&c)
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// An operator's extent: `in`, `not in` or a run of `<=>~!`.
+    fn operator(&mut self) {
+        if self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
+            let end = self.scan(self.pos, |c| {
+                !(c as char).is_whitespace() && c != b'"' && c != b'\''
+            });
+            let word = &self.input[self.pos..end];
+            self.pos = end;
+            if word == "not" && self.peek().is_some_and(|c| (c as char).is_whitespace()) {
+                self.skip_whitespace();
+                if self.input[self.pos..].starts_with("in") {
+                    self.pos += 2;
+                }
+            }
+        } else {
+            self.pos = self.scan(self.pos, |c| b"<=>~!".contains(&c));
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.input.as_bytes().get(self.pos).copied()
+    }
+
+    /// The end of the run of bytes from `from` that `keep` accepts.
+    fn scan(&self, from: usize, keep: impl Fn(u8) -> bool) -> usize {
+        let rest = &self.input.as_bytes()[from..];
+        from + rest.iter().position(|&c| !keep(c)).unwrap_or(rest.len())
+    }
+
+    fn skip_whitespace(&mut self) {
+        self.pos = self.scan(self.pos, |c| (c as char).is_whitespace());
+    }
+
+    fn error(&self, start: usize, message: String) -> Pep508Error<RequirementUrl> {
+        Pep508Error {
+            message: Pep508ErrorSource::String(message),
+            start,
+            len: 1,
+            input: self.input.to_owned(),
+        }
+    }
 }
 
 /// The longest requirement string parsed, in bytes. Real ones are far
@@ -90,22 +376,25 @@ pub const MAX_MARKER_COMPARISONS: usize = 24;
 /// The deepest a marker's parentheses may nest.
 pub const MAX_MARKER_NESTING: usize = 16;
 
-/// Rejects, before `pep508_rs` sees them, requirements whose marker would
-/// cost it unbounded stack or time (issue 14):
+/// Rejects, before anything parses them, requirements whose marker would
+/// cost unbounded stack or memory (issue 14):
 ///
-/// - Its marker parser recurses once per parenthesis: about 4,000 nested
-///   `(` overflow the stack.
-/// - It normalises a marker into a decision diagram in which every distinct
-///   `extra == '…'` (and `'…' in <key>`) is a boolean variable; an or of
-///   ands over distinct extras, `(extra == 'a1' and extra == 'b1') or …`,
-///   grows exponentially with the number of terms (20 terms, 760 bytes:
-///   over 10 s; a 900-byte one built 3.9 GB).
+/// - A marker parser recurses once per parenthesis (`pep508_rs`'s did, and
+///   [`MarkerParser`] does): about 4,000 nested `(` overflow the stack.
+/// - `pep508_rs` normalises a whole marker into a decision diagram in which
+///   every distinct `extra == '…'` (and `'…' in <key>`) is a boolean
+///   variable; an or of ands over distinct extras, `(extra == 'a1' and
+///   extra == 'b1') or …`, grows exponentially with the number of terms (20
+///   terms, 760 bytes: over 10 s; a 900-byte one built 3.9 GB). Since issue
+///   10 it only ever sees one comparison at a time ([`Marker`]), so this
+///   bound is no longer what keeps the cost down; it still bounds the
+///   interned comparisons one requirement can add.
 ///
 /// So the string is bounded ([`MAX_REQUIREMENT_LEN`]), and its marker's
 /// nesting ([`MAX_MARKER_NESTING`]) and number of comparisons
 /// ([`MAX_MARKER_COMPARISONS`], counted as quoted values: every comparison
-/// has exactly one) are bounded before parsing. At the bounds the worst
-/// case measured takes milliseconds; real markers stay far below them.
+/// has exactly one) are bounded before parsing; real markers stay far below
+/// them.
 fn check_bounds(input: &str) -> Result<(), Pep508Error<RequirementUrl>> {
     let refuse = |message: String, start: usize| {
         Err(Pep508Error {
@@ -353,11 +642,11 @@ pub enum Applicability {
 
 /// Evaluates a requirement's marker in `env` with no extras, as `pip check` does.
 pub fn applicability(req: &Requirement, env: &MarkerEnv) -> Applicability {
-    let low = req.evaluate_markers(&env.low, &[]);
-    let high = env
-        .high
-        .as_ref()
-        .map_or(low, |high| req.evaluate_markers(high, &[]));
+    let Some(marker) = &req.marker else {
+        return Applicability::Applies;
+    };
+    let low = marker.evaluate(&env.low);
+    let high = env.high.as_ref().map_or(low, |high| marker.evaluate(high));
     match (low, high) {
         (true, true) => Applicability::Applies,
         (false, false) => Applicability::DoesNotApply,
@@ -738,5 +1027,92 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    // See: issue 10 (imgaudit parses a marker's `and`/`or` itself).
+    #[test]
+    fn r10_markers_parse_and_evaluate_as_pep508_rs_does() {
+        let envs = [
+            MarkerEnv::new("3.11", "amd64").unwrap(),
+            MarkerEnv::new("3.8.10", "arm64").unwrap(),
+            MarkerEnv::new("2.7", "amd64").unwrap(),
+            MarkerEnv::new("3.13.0rc1", "386").unwrap(),
+        ];
+        let inputs = [
+            "x",
+            "x; python_version < \"3.11\"",
+            "x ; (os_name == \"posix\" or sys_platform == \"win32\") and python_version >= \"3.8\"",
+            "x;extra==\"a\"",
+            "x; extra == 'a' or extra != 'b'",
+            "x; \"linux\" in sys_platform",
+            "x; sys_platform not in \"win32 cygwin\"",
+            "x; sys_platform not  in 'win32'",
+            "x; python_version in \"3.10 3.11\"",
+            "x; python_full_version >= '3.11.4' or implementation_name == 'pypy'",
+            // Comparisons pep508_rs ignores, alone and among others.
+            "x; os_name ~= \"posix\"",
+            "x; os_name ~= 'a' and python_version < '3'",
+            "x; (os_name ~= 'a') or python_version < '3'",
+            // URLs: a `;` in one, one that starts with `;`, a `;` right after one.
+            "x @ https://h/p;q=1 ; python_version < \"3\"",
+            "x @ ;y",
+            "x @ ;y ; os_name == 'nt'",
+            "x @ https://h/p; python_version < \"3\"",
+            "x[a,b] >= 1 ; extra == 'a' or os_name == 'posix'",
+            "x (>=1.0) ; python_version >= '3'",
+            "x>=1;python_version>'3'",
+            // Errors, each in both.
+            "x; (python_version < \"3\"",
+            "x; python_version < \"3\")",
+            "x;",
+            "x; python_version",
+            "x; python_version <",
+            "x; python_version < '3' and",
+            "x; python_version < '3' or or os_name == 'nt'",
+            "x; python_version<\"3\"and os_name==\"posix\"",
+            "x; python_version < '3' and(os_name == 'nt')",
+            "x; os_name == 'nt' xor os_name == 'posix'",
+            "x; os_name == \"nt",
+            "x; nope == 'a'",
+            "x; os_name = 'nt'",
+            "x; 'a' not",
+            "x; () ",
+        ];
+        for input in inputs {
+            let ours = parse_requirement(input);
+            let theirs = parse_requirement_whole(input);
+            match (&ours, &theirs) {
+                (Ok(ours), Ok(theirs)) => {
+                    assert_eq!(ours.name, theirs.name, "{input}");
+                    assert_eq!(ours.extras, theirs.extras, "{input}");
+                    assert_eq!(ours.version_or_url, theirs.version_or_url, "{input}");
+                    for env in &envs {
+                        assert_eq!(
+                            ours.marker
+                                .as_ref()
+                                .is_none_or(|m| m.evaluate(env.environment())),
+                            theirs.evaluate_markers(env.environment(), &[]),
+                            "{input} in {env:?}"
+                        );
+                    }
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{input}: imgaudit {}, pep508_rs {}",
+                    ours.is_ok(),
+                    theirs.is_ok()
+                ),
+            }
+        }
+        // The shape that is exponential in pep508_rs, within the bounds, and
+        // a true last term: parsed, and applies.
+        let terms: Vec<String> = (0..11)
+            .map(|i| format!("(extra == 'a{i}' and extra == 'b{i}')"))
+            .collect();
+        let r = req(&format!(
+            "x; {} or python_version >= '3'",
+            terms.join(" or ")
+        ));
+        assert!(requirement_applies(&r, &envs[0]));
     }
 }

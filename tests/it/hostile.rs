@@ -1022,3 +1022,48 @@ fn r14_findings_and_parses_do_not_multiply() {
         "{gone}"
     );
 }
+
+// See: issue 10 (the `markers` target hit its memory limit: pep508_rs
+// interns every node of every marker's decision diagram, intermediate
+// ones too, for the life of the process).
+// Proves: 2,000 distinct requirements whose markers are or-ed ands over
+// distinct extras, each within the bounds (23 comparisons, 560 bytes; about
+// 10 MB of diagram each in pep508_rs, 20 GB in all), are parsed and
+// evaluated under a 4 GiB address-space limit: each applies through its
+// last term, so each missing one is a `dependency-missing`.
+#[test]
+fn r10_fuzz_markers_cost_memory_linear_in_their_length() {
+    let sb = Sandbox::new();
+    let dist = format!("{SITE}/tool-1.0.dist-info");
+    let mut meta = String::from("Metadata-Version: 2.1\nName: tool\nVersion: 1.0\n");
+    for k in 0..2_000 {
+        let terms: Vec<String> = (0..11)
+            .map(|i| format!("(extra == 'a{k}x{i}' and extra == 'b{k}x{i}')"))
+            .collect();
+        meta.push_str(&format!(
+            "Requires-Dist: dep{k}; {} or python_version >= '3'\n",
+            terms.join(" or ")
+        ));
+    }
+    let layer = LayerBuilder::new()
+        .file(
+            "opt/venv/pyvenv.cfg",
+            b"home = /usr/local/bin\nversion = 3.11.4\n",
+            0o644,
+        )
+        .file(&format!("{dist}/METADATA"), meta.as_bytes(), 0o644)
+        .file(&format!("{dist}/INSTALLER"), b"pip\n", 0o644)
+        .file(&format!("{dist}/RECORD"), b"", 0o644)
+        .build();
+    let l = sb.oci(&[layer]);
+    let out = bounded(&["audit", &s(&l.root), "--format", "json"], 120);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let missing = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "dependency-missing")
+        .count();
+    assert_eq!(missing, 2_000);
+}
