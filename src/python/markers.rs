@@ -61,11 +61,11 @@ impl std::ops::Deref for Requirement {
 /// decision diagram as it parses, interning every node it makes, the
 /// intermediate ones too, in a process-wide table that is never freed. An
 /// image's metadata is untrusted, and a 600-byte marker can make it build
-/// megabytes (`(os_name != 'a' and sys_platform != 'b' and extra == 'c') or …`
-/// under the bounds below: about 0.5 MB per requirement, kept for the life of
-/// the process; 100 distinct ones of 516 bytes over distinct extras took
-/// 2.5 s and 1.9 GB), so one 4 MiB METADATA could exhaust the memory of a
-/// whole nightly scan. Here each comparison is one interned node, and the
+/// megabytes (`(os_name == 'a' and extra == 'b') or …`, 12 terms, within the
+/// bounds of `check_bounds`: about 5 MB per requirement, kept for the life
+/// of the process; 100 distinct `(extra == 'a…' and extra == 'b…') or …` of
+/// 516 bytes took 2.5 s and 1.9 GB), so one 4 MiB METADATA could exhaust the
+/// memory of a whole nightly scan. Here each comparison is one interned node, and the
 /// `and`/`or` around them is this plain tree: memory and time linear in the
 /// marker's length. The evaluation is the same: a diagram is a canonical
 /// form of the same boolean function of the same comparisons.
