@@ -126,24 +126,33 @@ pub struct RequirementError {
 /// fails to parse ("Error parsing dependencies of …"); what to do is the caller's
 /// choice.
 pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
+    checked(input, |trimmed| {
+        // `pep508_rs` never sees the marker (see [`Marker`]): the part
+        // before the `;` holds none.
+        let (head, marker) = match marker_start(trimmed) {
+            Some(semicolon) => (&trimmed[..semicolon], Some(semicolon + 1)),
+            None => (trimmed, None),
+        };
+        let inner = pep508_rs::Requirement::from_str(head)?;
+        let marker = match marker {
+            Some(offset) => MarkerParser::parse(trimmed, offset)?,
+            None => None,
+        };
+        Ok(Requirement { inner, marker })
+    })
+}
+
+/// `parse` on the trimmed input once it passes [`check_bounds`] and
+/// [`check_pep508_rs_panics`]; its error names the input as given.
+fn checked<T>(
+    input: &str,
+    parse: impl FnOnce(&str) -> Result<T, Pep508Error<RequirementUrl>>,
+) -> Result<T, RequirementError> {
     // pip strips first: a folded header may start with a newline.
     let trimmed = input.trim();
     check_bounds(trimmed)
         .and_then(|()| check_pep508_rs_panics(trimmed))
-        .and_then(|()| {
-            // `pep508_rs` never sees the marker (see [`Marker`]): the part
-            // before the `;` holds none.
-            let (head, marker) = match marker_start(trimmed) {
-                Some(semicolon) => (&trimmed[..semicolon], Some(semicolon + 1)),
-                None => (trimmed, None),
-            };
-            let inner = pep508_rs::Requirement::from_str(head)?;
-            let marker = match marker {
-                Some(offset) => MarkerParser::parse(trimmed, offset)?,
-                None => None,
-            };
-            Ok(Requirement { inner, marker })
-        })
+        .and_then(|()| parse(trimmed))
         .map_err(|source| RequirementError {
             input: input.to_owned(),
             source: Box::new(source),
@@ -158,49 +167,46 @@ pub fn parse_requirement(input: &str) -> Result<Requirement, RequirementError> {
 pub fn parse_requirement_whole(
     input: &str,
 ) -> Result<pep508_rs::Requirement<RequirementUrl>, RequirementError> {
-    let trimmed = input.trim();
-    check_bounds(trimmed)
-        .and_then(|()| check_pep508_rs_panics(trimmed))
-        .and_then(|()| pep508_rs::Requirement::from_str(trimmed))
-        .map_err(|source| RequirementError {
-            input: input.to_owned(),
-            source: Box::new(source),
-        })
+    checked(input, pep508_rs::Requirement::from_str)
 }
 
 /// Where the `;` that starts a requirement's marker is, as `pep508_rs` 0.9.2
 /// finds it (`parse_pep508_requirement`): the first `;` when the requirement
 /// names a version (names, extras and specifiers hold none); after
 /// `name @ url`, the first `;` with whitespace before it after the URL's
-/// first byte, since a URL runs on through any other `;` (`parse_url`). The part before it therefore
-/// holds no marker for `pep508_rs` to parse, whatever the input: in the URL
-/// case every earlier `;` is inside the URL.
+/// first byte, since a URL runs on through any other `;` (`parse_url`).
+/// The part before it therefore holds no marker for `pep508_rs` to parse,
+/// whatever the input: in the URL case every earlier `;` is inside the URL.
 fn marker_start(input: &str) -> Option<usize> {
     let b = input.as_bytes();
-    let skip = |mut i: usize, keep: &dyn Fn(u8) -> bool| {
-        while i < b.len() && keep(b[i]) {
-            i += 1;
-        }
-        i
-    };
-    let ws = |c: u8| (c as char).is_whitespace();
-    let mut i = skip(0, &ws);
-    i = skip(i, &|c| {
+    let mut i = run_end(b, 0, is_space);
+    i = run_end(b, i, |c| {
         c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')
     });
-    i = skip(i, &ws);
+    i = run_end(b, i, is_space);
     if b.get(i) == Some(&b'[') {
         i = i + b[i..].iter().position(|&c| c == b']')? + 1;
-        i = skip(i, &ws);
+        i = run_end(b, i, is_space);
     }
     if b.get(i) == Some(&b'@') {
         // The URL starts after the whitespace and takes its first byte
         // whatever it is (`x @ ;y` names the URL `;y`).
-        let url = skip(i + 1, &ws);
-        (url + 1..b.len()).find(|&k| b[k] == b';' && ws(b[k - 1]))
+        let url = run_end(b, i + 1, is_space);
+        (url + 1..b.len()).find(|&k| b[k] == b';' && is_space(b[k - 1]))
     } else {
         input.find(';')
     }
+}
+
+/// Whitespace as `pep508_rs`'s cursor sees it (`char::is_whitespace`).
+fn is_space(c: u8) -> bool {
+    (c as char).is_whitespace()
+}
+
+/// The end of the run of bytes from `from` that `keep` accepts.
+fn run_end(b: &[u8], from: usize, keep: impl Fn(u8) -> bool) -> usize {
+    let rest = &b[from..];
+    from + rest.iter().position(|&c| !keep(c)).unwrap_or(rest.len())
 }
 
 /// The marker grammar of PEP 508 as `pep508_rs` 0.9.2 reads it
@@ -256,7 +262,7 @@ impl<'a> MarkerParser<'a> {
         let mut parts: Vec<Marker> = inner(self)?.into_iter().collect();
         loop {
             self.skip_whitespace();
-            let end = self.scan(self.pos, |c| !(c as char).is_whitespace());
+            let end = self.scan(self.pos, |c| !is_space(c));
             if &self.input[self.pos..end] != op {
                 break;
             }
@@ -314,9 +320,7 @@ impl<'a> MarkerParser<'a> {
                 Ok(())
             }
             Some(_) => {
-                self.pos = self.scan(self.pos, |c| {
-                    !(c as char).is_whitespace() && !b"><=!~)".contains(&c)
-                });
+                self.pos = self.scan(self.pos, |c| !is_space(c) && !b"><=!~)".contains(&c));
                 Ok(())
             }
         }
@@ -325,12 +329,10 @@ impl<'a> MarkerParser<'a> {
     /// An operator's extent: `in`, `not in` or a run of `<=>~!`.
     fn operator(&mut self) {
         if self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
-            let end = self.scan(self.pos, |c| {
-                !(c as char).is_whitespace() && c != b'"' && c != b'\''
-            });
+            let end = self.scan(self.pos, |c| !is_space(c) && c != b'"' && c != b'\'');
             let word = &self.input[self.pos..end];
             self.pos = end;
-            if word == "not" && self.peek().is_some_and(|c| (c as char).is_whitespace()) {
+            if word == "not" && self.peek().is_some_and(is_space) {
                 self.skip_whitespace();
                 if self.input[self.pos..].starts_with("in") {
                     self.pos += 2;
@@ -347,12 +349,11 @@ impl<'a> MarkerParser<'a> {
 
     /// The end of the run of bytes from `from` that `keep` accepts.
     fn scan(&self, from: usize, keep: impl Fn(u8) -> bool) -> usize {
-        let rest = &self.input.as_bytes()[from..];
-        from + rest.iter().position(|&c| !keep(c)).unwrap_or(rest.len())
+        run_end(self.input.as_bytes(), from, keep)
     }
 
     fn skip_whitespace(&mut self) {
-        self.pos = self.scan(self.pos, |c| (c as char).is_whitespace());
+        self.pos = self.scan(self.pos, is_space);
     }
 
     fn error(&self, start: usize, message: String) -> Pep508Error<RequirementUrl> {
